@@ -1,0 +1,71 @@
+"""Django admin: sessions (stoppable by administrators) and statements, the read-only audit
+trail of who ran what, where and when."""
+
+from django.contrib import admin, messages
+
+from livy import services
+from livy.client import LivyError
+from livy.models import SparkSession, Statement
+
+
+class StatementInline(admin.TabularInline):
+    model = Statement
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("created_at", "author", "state", "short_code", "error_name")
+    readonly_fields = fields
+
+    @admin.display(description="code")
+    def short_code(self, obj: Statement) -> str:
+        return obj.code[:120]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SparkSession)
+class SparkSessionAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "backend", "livy_id", "state", "active", "created_at", "ended_at")
+    list_filter = ("state", "backend", "active", "created_at", ("owner", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "livy_id", "app_id", "owner__username", "owner__email")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in SparkSession._meta.fields]
+    inlines = [StatementInline]
+    actions = ["stop_sessions"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Stop the selected sessions on Livy", permissions=["stop"])
+    def stop_sessions(self, request, queryset):
+        stopped = 0
+        for session in queryset.filter(active=True):
+            try:
+                services.stop_session(session)
+                stopped += 1
+            except LivyError as exc:
+                self.message_user(request, f"{session.name}: {exc}", messages.ERROR)
+        self.message_user(request, f"{stopped} session(s) stopped.", messages.SUCCESS)
+
+    def has_stop_permission(self, request) -> bool:
+        return request.user.has_perm("livy.stop_any_session")
+
+
+@admin.register(Statement)
+class StatementAdmin(admin.ModelAdmin):
+    list_display = ("pk", "author", "session", "state", "error_name", "created_at", "completed_at")
+    list_filter = ("state", "session__backend", "created_at", ("author", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("code", "author__username", "author__email", "session__name", "error_name")
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Statement._meta.fields]
+
+    # The audit trail: nobody adds, edits or deletes statements here.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,131 @@
+"""Rows for Livy sessions and statements. Every session and statement is a row first and a Livy
+call second; the rows are also the audit trail of who ran what, where and when.
+
+State fields hold Livy's own state names (``livy.client.SessionState`` /
+``StatementState``), plus two of ours for statements that Livy has not seen yet:
+``queued`` (waiting for the session to become idle) and ``failed`` (never reached Livy, or
+lost with its session).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from livy.client import SessionState, StatementState
+
+
+class SparkSession(models.Model):
+    """A Livy interactive session started by this app for one user.
+
+    ``livy_id`` is a string (Apache: an integer, Fabric: a GUID) and is empty until Livy
+    accepted the create call. ``active`` marks the one session a user's notebook uses; a
+    partial unique constraint keeps it to one per owner and backend, across processes.
+    """
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "backend"],
+                condition=Q(active=True),
+                name="one_active_session_per_owner_and_backend",
+            )
+        ]
+        indexes = [models.Index(fields=["backend", "livy_id"])]
+        permissions = [
+            ("view_all_sessions", "Can see every user's sessions and statements"),
+            ("stop_any_session", "Can stop any user's session"),
+        ]
+
+    STATE_CHOICES = [(s.value, s.value) for s in SessionState]
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="spark_sessions")
+    backend = models.CharField(max_length=16)
+    endpoint = models.CharField(max_length=500, help_text="Livy base endpoint the session lives on.")
+    livy_id = models.CharField("Livy id", max_length=64, blank=True, default="")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, default="pyspark")
+    state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value, choices=STATE_CHOICES)
+    active = models.BooleanField(default=True)
+    app_id = models.CharField("Spark application id", max_length=200, blank=True, default="")
+    spark_ui_url = models.URLField("Spark UI", max_length=1000, blank=True, default="")
+    driver_log_url = models.URLField("Driver log", max_length=1000, blank=True, default="")
+    error_message = models.TextField(blank=True, default="", help_text="Why the session failed, if it did.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the state was read from Livy.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+    @property
+    def session_state(self) -> SessionState:
+        return SessionState(self.state)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.session_state.is_terminal
+
+
+class Statement(models.Model):
+    """One piece of code a user ran in a session, with its outcome.
+
+    ``output`` is Livy's ``output`` object as JSON (``status``, ``execution_count``, ``data``
+    by MIME type, ``ename``, ``evalue``, ``traceback``); the error fields are copied out of it
+    for search and display. ``progress`` is 0.0–1.0.
+    """
+
+    class Meta:
+        ordering = ["session", "created_at", "pk"]
+        indexes = [models.Index(fields=["session", "state"])]
+
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    FAILED = "failed"
+    LOCAL_STATES = (QUEUED, SUBMITTING, FAILED)
+    TERMINAL_STATES = (
+        StatementState.AVAILABLE.value,
+        StatementState.ERROR.value,
+        StatementState.CANCELLED.value,
+        FAILED,
+    )
+    STATE_CHOICES = [(QUEUED, QUEUED), (SUBMITTING, SUBMITTING)] + [
+        (s.value, s.value) for s in StatementState
+    ] + [(FAILED, FAILED)]
+
+    session = models.ForeignKey(SparkSession, on_delete=models.CASCADE, related_name="statements")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="statements")
+    code = models.TextField()
+    kind = models.CharField(max_length=32, default="pyspark")
+    livy_id = models.IntegerField("Livy statement id", null=True, blank=True)
+    state = models.CharField(max_length=32, default=QUEUED, choices=STATE_CHOICES)
+    progress = models.FloatField(default=0.0)
+    output = models.JSONField(null=True, blank=True)
+    error_name = models.CharField(max_length=300, blank=True, default="")
+    error_value = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        first_line = self.code.strip().splitlines()[0] if self.code.strip() else ""
+        return f"#{self.pk} {first_line[:60]}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in self.TERMINAL_STATES
+
+    @property
+    def is_error(self) -> bool:
+        return self.state in (StatementState.ERROR.value, self.FAILED) or bool(self.error_name)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.completed_at:
+            return max(0.0, (self.completed_at - self.started_at).total_seconds())
+        return None

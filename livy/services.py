@@ -1,0 +1,435 @@
+"""The session and statement lifecycle. Views call these functions; these call the client.
+
+Rules (see ``shared/DESIGN.md``):
+
+* A row is written before the Livy call it stands for, and updated from Livy's answer.
+* A user has at most one *active* session per backend (a partial unique constraint); their
+  notebook reuses it while Livy says it is alive, and a new one is started when it is gone.
+* A statement submitted while its session is still starting is ``queued`` and sent when the
+  session becomes ready, in submission order. Claims on rows are conditional ``UPDATE``\\ s, so
+  several processes or tabs never send the same statement twice.
+* Refreshing from Livy happens only while something is not terminal, and at most once per
+  ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll.
+
+Errors: functions raise :class:`livy.client.LivyError` subclasses when Livy cannot be used;
+views turn them into messages. Nothing the user typed is lost: a statement that could not
+be sent stays ``queued`` (transient errors) or becomes ``failed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from livy.backends import build_backend
+from livy.client import (
+    LivyClient,
+    LivyError,
+    LivyHTTPError,
+    LivyNotFound,
+    LivySession,
+    LivyStatement,
+    LivyThrottled,
+    LivyUnavailable,
+    SessionSpec,
+    SessionState,
+    StatementState,
+)
+from livy.models import SparkSession, Statement
+
+log = logging.getLogger(__name__)
+
+#: A statement stuck in ``submitting`` this long (seconds, on top of the request timeout) was
+#: interrupted mid-send (the process died): it is marked failed rather than sent twice.
+SUBMIT_GRACE_SECONDS = 60
+#: Shown when Livy answers 404 for a session we still had as alive.
+SESSION_GONE = "Livy no longer knows this session: it was stopped, timed out or Livy restarted."
+
+
+def config() -> Any:
+    """The validated :class:`myapp.config.AppConfig` of this process."""
+    return settings.CONFIG
+
+
+def livy_client(cfg: Any = None) -> LivyClient:
+    """A new client for the configured backend. One per request: nothing is shared."""
+    cfg = cfg or config()
+    return LivyClient(build_backend(cfg), timeout=cfg.LIVY_REQUESTS_TIMEOUT)
+
+
+def session_spec(cfg: Any = None) -> SessionSpec:
+    """The spec of a new session: ``LIVY_SESSION_NAME_PREFIX`` + a UTC timestamp down to the
+    microsecond, kind ``pyspark``, ``conf`` from ``LIVY_SPARK_CONF``, ``pyFiles`` from
+    ``LIVY_SPARK_DEPENDENCIES``."""
+    cfg = cfg or config()
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
+    return SessionSpec(
+        name=f"{cfg.LIVY_SESSION_NAME_PREFIX}{stamp}",
+        kind="pyspark",
+        conf=dict(cfg.LIVY_SPARK_CONF),
+        py_files=list(cfg.LIVY_SPARK_DEPENDENCIES),
+    )
+
+
+# ----------------------------------------------------------------------------- visibility
+def sessions_visible_to(user: Any) -> QuerySet[SparkSession]:
+    """Sessions ``user`` may read: their own, or all with ``livy.view_all_sessions``."""
+    qs = SparkSession.objects.select_related("owner")
+    if user.has_perm("livy.view_all_sessions"):
+        return qs
+    return qs.filter(owner=user)
+
+
+def statements_visible_to(user: Any) -> QuerySet[Statement]:
+    """Statements ``user`` may read: those of the sessions in :func:`sessions_visible_to`."""
+    qs = Statement.objects.select_related("session", "author")
+    if user.has_perm("livy.view_all_sessions"):
+        return qs
+    return qs.filter(session__owner=user)
+
+
+def can_stop(user: Any, session: SparkSession) -> bool:
+    """Owners may stop their session; others need ``livy.stop_any_session``."""
+    return session.owner_id == user.pk or user.has_perm("livy.stop_any_session")
+
+
+# -------------------------------------------------------------------------------- sessions
+def active_session(user: Any, cfg: Any = None) -> SparkSession | None:
+    """The user's active session on the configured backend and endpoint, or None.
+
+    A session left active on another endpoint (the configuration changed) is retired here.
+    """
+    cfg = cfg or config()
+    row = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, active=True).first()
+    if row is not None and row.endpoint != cfg.LIVY_BASE_ENDPOINT:
+        _retire(row, "The Livy endpoint changed since this session started.")
+        return None
+    return row
+
+
+def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = None) -> SparkSession:
+    """The user's live session, started now if there is none (or the last one ended).
+
+    A reused session is checked on Livy first (one GET); one Livy has forgotten is closed and
+    replaced. The row is created first; if another request created one at the same moment,
+    that one is returned. The Livy create call returns at once with the session ``starting``.
+    Raises :class:`LivyError` if Livy refuses or cannot be reached (the row then records
+    the error and is no longer active).
+    """
+    cfg = cfg or config()
+    client = client or livy_client(cfg)
+    row = active_session(user, cfg)
+    if row is not None and row.livy_id and not row.is_terminal:
+        # Health check: Livy may have ended the session (timeout, restart) since last seen.
+        try:
+            _apply_session(row, client.get_session(row.livy_id))
+        except LivyNotFound:
+            _retire(row, SESSION_GONE, state=SessionState.DEAD)
+        row.save()
+        if row.is_terminal:
+            _fail_open_statements(row)
+    if row is not None and not row.is_terminal:
+        return row
+    if row is not None:
+        _retire(row)
+
+    spec = session_spec(cfg)
+    try:
+        with transaction.atomic():
+            row = SparkSession.objects.create(
+                owner=user,
+                backend=cfg.LIVY_BACKEND,
+                endpoint=cfg.LIVY_BASE_ENDPOINT,
+                name=spec.name,
+                kind=spec.kind,
+                state=SessionState.NOT_STARTED.value,
+                active=True,
+            )
+    except IntegrityError:
+        # Another request of this user won the race: use its session.
+        winner = active_session(user, cfg)
+        if winner is None:  # pragma: no cover - retired between the two statements
+            raise
+        return winner
+
+    try:
+        livy = client.create_session(spec)
+    except LivyError as exc:
+        _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
+        raise
+    _apply_session(row, livy)
+    row.save()
+    if cfg.LIVY_SESSION_INIT_CODE.strip():
+        Statement.objects.create(session=row, author=user, code=cfg.LIVY_SESSION_INIT_CODE, kind=row.kind)
+    log.info("user %s started Livy session %s (%s)", user.pk, row.livy_id, row.name)
+    return row
+
+
+def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> SparkSession:
+    """Delete the session on Livy and close its row; statements not finished are cancelled.
+
+    A session Livy no longer knows is closed all the same. Raises :class:`LivyError` when
+    Livy cannot be reached (the row stays as it was, so the user can try again).
+    """
+    if session.livy_id and not session.is_terminal:
+        client = client or livy_client()
+        try:
+            client.delete_session(session.livy_id)
+        except LivyNotFound:
+            pass
+    now = timezone.now()
+    open_states = [s for s, _ in Statement.STATE_CHOICES if s not in Statement.TERMINAL_STATES]
+    session.statements.filter(state__in=open_states).update(
+        state=StatementState.CANCELLED.value, completed_at=now
+    )
+    if not session.is_terminal:
+        session.state = SessionState.KILLED.value
+    session.active = False
+    session.ended_at = session.ended_at or now
+    session.save()
+    log.info("Livy session %s (%s) stopped", session.livy_id, session.name)
+    return session
+
+
+def refresh(session: SparkSession, *, client: LivyClient | None = None, force: bool = False) -> SparkSession:
+    """Bring the session and its unfinished statements up to date from Livy.
+
+    Does nothing when everything is terminal, or when another request refreshed this session
+    less than ``LIVY_REFRESH_MIN_INTERVAL`` seconds ago (unless ``force``). Sends queued
+    statements once the session is ready. A session Livy no longer knows becomes ``dead``
+    and its unfinished statements ``failed``. Raises :class:`LivyError` when Livy cannot be
+    reached; rows are left as they were.
+    """
+    if not _needs_refresh(session):
+        return session
+    if not force and not _claim_refresh(session):
+        session.refresh_from_db()
+        return session
+
+    client = client or livy_client()
+    if session.livy_id and not session.is_terminal:
+        try:
+            _apply_session(session, client.get_session(session.livy_id))
+        except LivyNotFound:
+            _retire(session, SESSION_GONE, state=SessionState.DEAD)
+        session.save()
+
+    if session.is_terminal:
+        _fail_open_statements(session)
+        return session
+
+    _recover_interrupted_submissions(session)
+    if session.session_state.is_ready:
+        dispatch_queued(session, client=client)
+    for stmt in session.statements.filter(livy_id__isnull=False).exclude(state__in=Statement.TERMINAL_STATES):
+        try:
+            _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
+        except LivyNotFound:
+            _fail(stmt, "Livy no longer knows this statement.")
+        stmt.save()
+    return session
+
+
+# ------------------------------------------------------------------------------ statements
+def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any = None) -> Statement:
+    """Run ``code`` in the user's session, starting one if needed.
+
+    The statement is saved ``queued`` and sent at once when the session is ready, otherwise
+    by a later :func:`refresh` once it is. Raises :class:`LivyError` only when no session
+    could be started (nothing is saved then; the caller keeps the code).
+    """
+    cfg = cfg or config()
+    client = client or livy_client(cfg)
+    session = ensure_session(user, client=client, cfg=cfg)
+    stmt = Statement.objects.create(session=session, author=user, code=code, kind=session.kind)
+    if session.session_state.is_ready:
+        dispatch_queued(session, client=client)
+        stmt.refresh_from_db()
+    return stmt
+
+
+def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) -> int:
+    """Send the session's queued statements to Livy, oldest first; returns how many were sent.
+
+    Each statement is claimed (``queued`` → ``submitting``) by a conditional UPDATE before it
+    is sent, so concurrent callers never send it twice. On a transient error (Livy
+    unreachable, throttled) the statement goes back to ``queued`` and sending stops until the
+    next refresh; on any other refusal it becomes ``failed`` with Livy's message.
+    """
+    client = client or livy_client()
+    sent = 0
+    for stmt in session.statements.filter(state=Statement.QUEUED).order_by("created_at", "pk"):
+        claimed = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).update(
+            state=Statement.SUBMITTING, submitted_at=timezone.now()
+        )
+        if not claimed:
+            continue
+        try:
+            livy = client.submit_statement(session.livy_id, stmt.code, stmt.kind)
+        except (LivyUnavailable, LivyThrottled):
+            Statement.objects.filter(pk=stmt.pk).update(state=Statement.QUEUED, submitted_at=None)
+            raise
+        except LivyHTTPError as exc:
+            stmt.refresh_from_db()
+            _fail(stmt, f"Livy refused the statement: {exc}")
+            stmt.save()
+            continue
+        stmt.refresh_from_db()
+        _apply_statement(stmt, livy)
+        stmt.save()
+        sent += 1
+    return sent
+
+
+def cancel(stmt: Statement, *, client: LivyClient | None = None) -> Statement:
+    """Cancel a statement. A queued one is cancelled here; a running one is asked to cancel on
+    Livy and moves to ``cancelling`` until a refresh reads ``cancelled``. Raises
+    :class:`LivyError` if Livy cannot be reached."""
+    if stmt.state == Statement.QUEUED:
+        done = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).update(
+            state=StatementState.CANCELLED.value, completed_at=timezone.now()
+        )
+        stmt.refresh_from_db()
+        if done:
+            return stmt
+    if stmt.is_terminal or stmt.livy_id is None:
+        return stmt
+    client = client or livy_client()
+    try:
+        client.cancel_statement(stmt.session.livy_id, stmt.livy_id)
+    except LivyNotFound:
+        _fail(stmt, "Livy no longer knows this statement.")
+        stmt.save()
+        return stmt
+    stmt.state = StatementState.CANCELLING.value
+    stmt.save(update_fields=["state"])
+    return stmt
+
+
+# --------------------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class PageState:
+    """What the notebook shows: the session (or None), its statements, and whether anything
+    is still moving (the page keeps polling while ``live``)."""
+
+    session: SparkSession | None
+    statements: list[Statement]
+    live: bool
+
+
+def page_state(session: SparkSession | None) -> PageState:
+    """The :class:`PageState` of ``session`` as stored (no Livy call)."""
+    if session is None:
+        return PageState(None, [], False)
+    statements = list(session.statements.select_related("author").order_by("created_at", "pk"))
+    live = not session.is_terminal and (
+        session.session_state not in (SessionState.IDLE,) or any(not s.is_terminal for s in statements)
+    )
+    return PageState(session, statements, live)
+
+
+def _needs_refresh(session: SparkSession) -> bool:
+    if not session.is_terminal:
+        return True
+    return session.statements.exclude(state__in=Statement.TERMINAL_STATES).exists()
+
+
+def _claim_refresh(session: SparkSession) -> bool:
+    """Take the right to refresh ``session`` now (a conditional UPDATE on ``refreshed_at``)."""
+    now = timezone.now()
+    threshold = now - timedelta(seconds=config().LIVY_REFRESH_MIN_INTERVAL)
+    claimed = SparkSession.objects.filter(pk=session.pk).filter(
+        Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=threshold)
+    ).update(refreshed_at=now)
+    if claimed:
+        session.refreshed_at = now
+    return bool(claimed)
+
+
+def _apply_session(row: SparkSession, livy: LivySession) -> None:
+    row.livy_id = livy.id
+    row.state = livy.state.value
+    row.app_id = livy.app_id or row.app_id
+    row.spark_ui_url = livy.spark_ui_url or row.spark_ui_url
+    row.driver_log_url = livy.driver_log_url or row.driver_log_url
+    if livy.state.is_terminal:
+        row.active = False
+        row.ended_at = row.ended_at or timezone.now()
+        if not row.error_message and livy.state in (SessionState.ERROR, SessionState.DEAD):
+            tail = "\n".join(livy.log[-20:])
+            row.error_message = f"The session ended in state {livy.state.value}." + (f"\n{tail}" if tail else "")
+
+
+def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
+    stmt.livy_id = livy.id
+    stmt.state = livy.state.value
+    stmt.progress = livy.progress
+    if livy.started:
+        stmt.started_at = livy.started
+    if livy.output is not None:
+        stmt.output = livy.output.as_json()
+        if livy.output.status == "error":
+            stmt.error_name = livy.output.ename or "Error"
+            stmt.error_value = livy.output.evalue or ""
+            stmt.traceback = "".join(
+                line if line.endswith("\n") else line + "\n" for line in livy.output.traceback
+            )
+            if livy.state == StatementState.AVAILABLE:
+                # Livy reports a failed statement as available with an error output.
+                stmt.state = StatementState.ERROR.value
+    if livy.state.is_terminal:
+        stmt.progress = 1.0 if livy.state == StatementState.AVAILABLE else stmt.progress
+        stmt.completed_at = livy.completed or stmt.completed_at or timezone.now()
+
+
+def _fail(stmt: Statement, reason: str) -> None:
+    stmt.state = Statement.FAILED
+    stmt.error_name = stmt.error_name or "LivyError"
+    stmt.error_value = stmt.error_value or reason
+    stmt.completed_at = stmt.completed_at or timezone.now()
+
+
+def _fail_open_statements(session: SparkSession) -> None:
+    reason = f"The session ended ({session.state}) before this statement finished."
+    now = timezone.now()
+    session.statements.exclude(state__in=Statement.TERMINAL_STATES).update(
+        state=Statement.FAILED, error_name="SessionEnded", error_value=reason, completed_at=now
+    )
+
+
+def _recover_interrupted_submissions(session: SparkSession) -> None:
+    limit = timezone.now() - timedelta(seconds=config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS)
+    session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).update(
+        state=Statement.FAILED,
+        error_name="SubmissionInterrupted",
+        error_value="Sending this statement to Livy was interrupted; run it again.",
+        completed_at=timezone.now(),
+    )
+
+
+def _retire(row: SparkSession, reason: str = "", state: SessionState | None = None) -> None:
+    row.active = False
+    if state is not None:
+        row.state = state.value
+    if reason and not row.error_message:
+        row.error_message = reason
+    row.ended_at = row.ended_at or timezone.now()
+    row.save()
+
+
+def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient | None = None) -> list[str]:
+    """The last ``lines`` lines of the session's Livy log (``GET /sessions/{id}/log``).
+
+    Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
+    :class:`LivyError`\\ s when it cannot be reached.
+    """
+    client = client or livy_client()
+    total = client.get_session_log(session.livy_id, 0, 0).total
+    return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines

@@ -1,0 +1,19 @@
+"""URLs of the livy app (namespace ``livy``)."""
+
+from django.urls import path
+
+from livy import views
+
+app_name = "livy"
+
+urlpatterns = [
+    path("", views.notebook, name="notebook"),
+    path("run/", views.run, name="run"),
+    path("sessions/", views.session_list, name="session_list"),
+    path("sessions/start/", views.start_session, name="start_session"),
+    path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
+    path("sessions/<int:pk>/live/", views.live, name="live"),
+    path("sessions/<int:pk>/log/", views.session_log, name="session_log"),
+    path("sessions/<int:pk>/stop/", views.stop_session, name="stop_session"),
+    path("statements/<int:pk>/cancel/", views.cancel_statement, name="cancel_statement"),
+]

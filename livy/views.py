@@ -1,0 +1,202 @@
+"""Pages and htmx fragments of the notebook. Thin: each view checks permissions, calls one
+service function and renders; Livy failures become messages in the page, never a 500.
+
+Every state change is a POST with Django's CSRF check. Each POST answers htmx with the
+``#live`` fragment and a plain browser (no JavaScript) with a redirect or the full page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from livy import services
+from livy.client import LivyError
+from livy.forms import RunForm
+from livy.models import SparkSession
+
+#: Lines of the Livy session log shown on the log page.
+LOG_LINES = 200
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _live(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> HttpResponse:
+    state = services.page_state(session)
+    return render(
+        request,
+        "livy/_live.html",
+        {"state": state, "notices": notices, "can_stop": session is not None and services.can_stop(request.user, session)},
+    )
+
+
+def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: int = 200) -> HttpResponse:
+    session = services.active_session(request.user)
+    return render(
+        request,
+        "livy/notebook.html",
+        {
+            "state": services.page_state(session),
+            "notices": notices,
+            "form": RunForm(initial={"code": code}),
+            "can_stop": session is not None and services.can_stop(request.user, session),
+        },
+        status=status,
+    )
+
+
+def _refreshed(session: SparkSession | None, notices: list[str]) -> SparkSession | None:
+    if session is None:
+        return None
+    try:
+        services.refresh(session)
+    except LivyError as exc:
+        notices.append(str(exc))
+    return session
+
+
+@login_required
+@require_GET
+def notebook(request: HttpRequest) -> HttpResponse:
+    """The notebook: the user's active session, its statements, and the code editor."""
+    notices: list[str] = []
+    _refreshed(services.active_session(request.user), notices)
+    return _notebook(request, notices)
+
+
+@login_required
+@require_GET
+def live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ``#live`` fragment the page polls while something runs."""
+    session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
+    notices: list[str] = []
+    _refreshed(session, notices)
+    return _live(request, session, notices)
+
+
+@login_required
+@require_POST
+@permission_required("livy.add_statement", raise_exception=True)
+def run(request: HttpRequest) -> HttpResponse:
+    """Run the posted code in the user's session (started if needed, queued while starting)."""
+    form = RunForm(request.POST)
+    notices: list[str] = []
+    if not form.is_valid():
+        notices.extend(err for errs in form.errors.values() for err in errs)
+    else:
+        try:
+            services.submit(request.user, form.cleaned_data["code"])
+        except LivyError as exc:
+            notices.append(f"Your code was not run: {exc}")
+    if _is_htmx(request):
+        return _live(request, services.active_session(request.user), notices)
+    if notices:
+        return _notebook(request, notices, code=request.POST.get("code", ""), status=200)
+    return redirect("livy:notebook")
+
+
+@login_required
+@require_POST
+@permission_required("livy.add_sparksession", raise_exception=True)
+def start_session(request: HttpRequest) -> HttpResponse:
+    """Start (or reuse) the user's session without running anything."""
+    notices: list[str] = []
+    try:
+        services.ensure_session(request.user)
+    except LivyError as exc:
+        notices.append(f"The session could not be started: {exc}")
+    if _is_htmx(request):
+        return _live(request, services.active_session(request.user), notices)
+    for notice in notices:
+        messages.error(request, notice)
+    return redirect("livy:notebook")
+
+
+@login_required
+@require_POST
+def stop_session(request: HttpRequest, pk: int) -> HttpResponse:
+    """Stop a session: its owner, or a user with ``livy.stop_any_session``."""
+    session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
+    if not services.can_stop(request.user, session):
+        return HttpResponse("You may not stop this session.", status=403)
+    notices: list[str] = []
+    try:
+        services.stop_session(session)
+    except LivyError as exc:
+        notices.append(f"The session could not be stopped: {exc}")
+    if _is_htmx(request):
+        return _live(request, session, notices)
+    for notice in notices:
+        messages.error(request, notice)
+    return redirect(request.POST.get("next") or "livy:notebook")
+
+
+@login_required
+@require_POST
+def cancel_statement(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel a statement: its author, the session's owner, or ``livy.stop_any_session``."""
+    stmt = get_object_or_404(services.statements_visible_to(request.user), pk=pk)
+    if not (stmt.author_id == request.user.pk or services.can_stop(request.user, stmt.session)):
+        return HttpResponse("You may not cancel this statement.", status=403)
+    notices: list[str] = []
+    try:
+        services.cancel(stmt)
+    except LivyError as exc:
+        notices.append(f"The statement could not be cancelled: {exc}")
+    if _is_htmx(request):
+        return _live(request, stmt.session, notices)
+    for notice in notices:
+        messages.error(request, notice)
+    return redirect("livy:notebook")
+
+
+@login_required
+@require_GET
+def session_list(request: HttpRequest) -> HttpResponse:
+    """The sessions the user may see, newest first, 25 a page."""
+    qs = services.sessions_visible_to(request.user)
+    if request.GET.get("mine") == "1":
+        qs = qs.filter(owner=request.user)
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(request, "livy/session_list.html", {"page": page, "mine": request.GET.get("mine") == "1"})
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One session and all its statements (the history view)."""
+    session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
+    notices: list[str] = []
+    _refreshed(session, notices)
+    return render(
+        request,
+        "livy/session_detail.html",
+        {
+            "state": services.page_state(session),
+            "notices": notices,
+            "can_stop": services.can_stop(request.user, session),
+        },
+    )
+
+
+@login_required
+@require_GET
+def session_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """The last :data:`LOG_LINES` lines of the session's Livy log (while Livy still has it)."""
+    session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
+    lines: list[str] = []
+    notices: list[str] = []
+    if not session.livy_id:
+        notices.append("This session never reached Livy, so there is no log.")
+    else:
+        try:
+            lines = services.session_log_tail(session, LOG_LINES)
+        except LivyError as exc:
+            notices.append(f"The log could not be read: {exc}")
+    return render(request, "livy/session_log.html", {"session": session, "lines": lines, "notices": notices})

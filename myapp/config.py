@@ -1,0 +1,224 @@
+"""Configuration read from the environment (and a ``.env`` file) and validated.
+
+Every setting the app understands is a field of :class:`AppConfig`, named exactly as the
+environment variable. Values are validated by pydantic-settings; a value that does not
+validate never stops the process with a traceback: :func:`load_config` falls back to the
+field's default and reports a :class:`ConfigProblem`, which ``livy/checks.py`` turns into a
+Django system check error naming the variable (``python manage.py check`` prints it and
+``runserver`` refuses to start).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Mapping
+from urllib.parse import urlsplit
+
+from pydantic import BeforeValidator, Field, PositiveFloat, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _json_object(value: Any) -> Any:
+    """Parse a JSON object given as text; pass dicts through (defaults, tests)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a JSON object ({{...}}), got {type(value).__name__}")
+    return value
+
+
+def _comma_list(value: Any) -> Any:
+    """Split ``"a, b,,c"`` into ``["a", "b", "c"]``; pass lists through."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _bool_text(value: Any) -> Any:
+    """Accept the usual spellings of a boolean (1/0, true/false, yes/no, on/off)."""
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError("must be true or false")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(_json_object)]
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+Flag = Annotated[bool, BeforeValidator(_bool_text)]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value.rstrip("/")
+
+
+class AppConfig(BaseSettings):
+    """All settings, one field per environment variable (same name, case-sensitive).
+
+    Field descriptions double as the one-line help in ``.env.example`` and the hints of the
+    system checks. Durations are in seconds.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_file=None)
+
+    # --- Django -------------------------------------------------------------------------
+    DJANGO_SECRET: str = Field(
+        "",
+        description="Django SECRET_KEY: a long random string. Required when DEBUG is false.",
+        examples=["change-me-to-50-random-characters"],
+    )
+    DEBUG: Flag = Field(True, description="Django debug mode: true for development only.")
+    ALLOWED_HOSTS: CommaList = Field(
+        ["localhost", "127.0.0.1", "[::1]"],
+        description="Comma-separated host names this server answers to.",
+        examples=["localhost,127.0.0.1"],
+    )
+    CSRF_TRUSTED_ORIGINS: CommaList = Field(
+        [],
+        description="Comma-separated origins (scheme://host[:port]) trusted for POSTs behind a proxy.",
+        examples=["https://spark.example.com"],
+    )
+    DATABASE_PATH: str = Field(
+        "db.sqlite3",
+        description="Path of the SQLite database file, relative to the project folder.",
+    )
+    TIME_ZONE: str = Field("UTC", description="Time zone used to display times.")
+
+    # --- Entra ID (django-azure-auth) ---------------------------------------------------
+    TENANT_ID: str = Field("", description="Entra ID tenant id (GUID); empty = local accounts only.")
+    CLIENT_ID: str = Field("", description="Application (client) id of the app registration.")
+    CLIENT_SECRET: str = Field("", description="Client secret of the app registration.")
+    REDIRECT_URI: str = Field(
+        "http://localhost:5000/azure_auth/callback",
+        description="Redirect URI registered in Entra ID (…/azure_auth/callback).",
+    )
+    LOGOUT_URI: str = Field(
+        "http://localhost:5000/", description="Where Entra ID sends the browser after sign-out."
+    )
+    ROLES: JsonObject = Field(
+        {},
+        description='JSON object: Entra group object id -> Django group name.',
+        examples=['{"00000000-0000-0000-0000-000000000001": "Editors"}'],
+    )
+    GRAPH_USER_ENDPOINT: str = Field(
+        "https://graph.microsoft.com/v1.0/me", description="Microsoft Graph endpoint for the user."
+    )
+    GRAPH_MEMBER_ENDPOINT: str = Field(
+        "https://graph.microsoft.com/v1.0/me/memberOf",
+        description="Microsoft Graph endpoint for the user's group memberships.",
+    )
+
+    # --- Livy -----------------------------------------------------------------------------
+    LIVY_BACKEND: Literal["apache", "fabric"] = Field(
+        "apache", description="Which Livy: apache (self-hosted Apache Livy) or fabric."
+    )
+    LIVY_BASE_ENDPOINT: str = Field(
+        "http://127.0.0.1:8998",
+        description="Base URL of the Livy REST API (Apache: http://host:8998).",
+        examples=["http://127.0.0.1:8998"],
+    )
+    LIVY_REQUESTS_TIMEOUT: PositiveFloat = Field(
+        30.0, description="Timeout of one HTTP request to Livy, in seconds (a positive number)."
+    )
+    LIVY_SESSION_NAME_PREFIX: str = Field(
+        "livy-web-", description="Prefix of the names of the Livy sessions this app creates."
+    )
+    LIVY_SPARK_CONF: JsonObject = Field(
+        {},
+        description="JSON object of Spark configuration sent as the session's conf.",
+        examples=['{"spark.executor.memory": "1g"}'],
+    )
+    LIVY_SPARK_DEPENDENCIES: CommaList = Field(
+        [],
+        description="Comma-separated pyFiles (URIs the Livy server can read) for new sessions.",
+        examples=["hdfs:///libs/helpers.zip,local:/opt/libs/util.py"],
+    )
+    LIVY_SESSION_INIT_CODE: str = Field(
+        "",
+        description="PySpark code run as the first statement of every new session (e.g. Livy 0.8 workarounds).",
+    )
+    LIVY_POLL_INTERVAL: PositiveFloat = Field(
+        1.0, description="How often the page asks for updates while something runs, in seconds."
+    )
+    LIVY_REFRESH_MIN_INTERVAL: float = Field(
+        0.5,
+        ge=0,
+        description="Minimum seconds between two Livy refreshes of the same session, whatever the number of open tabs.",
+    )
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]
+        """Read only the mapping given to :func:`load_config` (which loads os.environ and .env),
+        so that one invalid variable can be dropped and the rest still validated."""
+        return (init_settings,)
+
+    @field_validator("LIVY_BASE_ENDPOINT")
+    @classmethod
+    def _livy_url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @property
+    def entra_enabled(self) -> bool:
+        """True when TENANT_ID and CLIENT_ID are both set (Entra ID sign-in offered)."""
+        return bool(self.TENANT_ID and self.CLIENT_ID)
+
+
+_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET"}
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One invalid environment variable: its name, what is wrong, and the expected form."""
+
+    variable: str
+    message: str
+    hint: str
+
+
+def _hint(name: str) -> str:
+    field = AppConfig.model_fields[name]
+    hint = field.description or ""
+    if field.examples:
+        hint += f" Example: {name}={field.examples[0]}"
+    return hint.strip()
+
+
+def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProblem]]:
+    """Validate the variables in ``environ`` into an :class:`AppConfig`.
+
+    Returns the config and a list of problems. Each invalid variable falls back to its
+    default and yields one :class:`ConfigProblem`, so a bad value is reported by the system
+    checks instead of crashing settings import. Empty values count as unset.
+    """
+    known = AppConfig.model_fields
+    values = {k: v for k, v in environ.items() if k in known and v.strip() != ""}
+    problems: list[ConfigProblem] = []
+    try:
+        return AppConfig(**values), problems
+    except ValidationError as exc:
+        bad: set[str] = set()
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            bad.add(name)
+            message = err["msg"].removeprefix("Value error, ")
+            shown = "***" if name in _SECRET_FIELDS else values.get(name, "")
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            problems.append(
+                ConfigProblem(name, f"{name}={shown!r} is invalid: {message}.", _hint(name))
+            )
+        kept = {k: v for k, v in values.items() if k not in bad}
+        return AppConfig(**kept), problems

@@ -1,0 +1,326 @@
+"""LivyClient against an HTTP fake of Apache Livy: every method, error mapping, retry rules."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from datetime import timezone
+
+import pytest
+import responses
+from responses import matchers
+
+from livy.backends import ApacheLivyBackend
+from livy.client import (
+    LivyAuthError,
+    LivyClient,
+    LivyHTTPError,
+    LivyNotFound,
+    LivyThrottled,
+    LivyUnavailable,
+    SessionSpec,
+    SessionState,
+    StatementState,
+)
+from tests.conftest import error_output, ok_output, session_json, statement_json
+
+BASE = "http://livy.test:8998"
+
+
+@pytest.fixture
+def client():
+    return LivyClient(ApacheLivyBackend(BASE), timeout=5)
+
+
+@pytest.fixture
+def api():
+    with responses.RequestsMock() as mock:
+        yield mock
+
+
+# -------------------------------------------------------------------------- sessions
+def test_list_sessions_pages_with_from_and_size(client, api):
+    api.get(
+        f"{BASE}/sessions",
+        match=[matchers.query_param_matcher({"from": "10", "size": "5"})],
+        json={"from": 10, "total": 2, "sessions": [session_json(3, "idle"), session_json(4, "dead")]},
+    )
+    sessions = client.list_sessions(offset=10, size=5)
+    assert [(s.id, s.state) for s in sessions] == [("3", SessionState.IDLE), ("4", SessionState.DEAD)]
+
+
+def test_create_session_sends_livy_body_and_reads_answer(client, api):
+    api.post(
+        f"{BASE}/sessions",
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "name": "web-1",
+                    "kind": "pyspark",
+                    "conf": {"spark.executor.memory": "1g"},
+                    "pyFiles": ["local:/libs/a.py"],
+                    "proxyUser": "erin",
+                }
+            ),
+            matchers.header_matcher({"X-Requested-By": "livy-web"}),
+        ],
+        status=201,
+        json=session_json(7, "starting", name="web-1"),
+    )
+    session = client.create_session(
+        SessionSpec(
+            name="web-1", conf={"spark.executor.memory": "1g"}, py_files=["local:/libs/a.py"], proxy_user="erin"
+        )
+    )
+    assert session.id == "7" and session.state is SessionState.STARTING and session.name == "web-1"
+
+
+def test_create_session_leaves_out_empty_settings(client, api):
+    api.post(
+        f"{BASE}/sessions",
+        match=[matchers.json_params_matcher({"name": "web-2", "kind": "pyspark"})],
+        status=201,
+        json=session_json(8),
+    )
+    assert client.create_session(SessionSpec(name="web-2")).id == "8"
+
+
+def test_get_session_reads_app_info(client, api):
+    api.get(
+        f"{BASE}/sessions/3",
+        json=session_json(
+            3, "idle", app_id="local-1700000000000", appInfo={"sparkUiUrl": "http://127.0.0.1:4040", "driverLogUrl": None}
+        ),
+    )
+    session = client.get_session("3")
+    assert session.app_id == "local-1700000000000"
+    assert session.spark_ui_url == "http://127.0.0.1:4040"
+    assert session.driver_log_url is None
+
+
+def test_get_session_state(client, api):
+    api.get(f"{BASE}/sessions/3/state", json={"id": 3, "state": "busy"})
+    assert client.get_session_state("3") is SessionState.BUSY
+
+
+def test_get_session_log(client, api):
+    api.get(
+        f"{BASE}/sessions/3/log",
+        match=[matchers.query_param_matcher({"from": "5", "size": "2"})],
+        json={"id": 3, "from": 5, "total": 40, "log": ["line 5", "line 6"]},
+    )
+    log = client.get_session_log("3", 5, 2)
+    assert (log.offset, log.total, log.lines) == (5, 40, ["line 5", "line 6"])
+
+
+def test_delete_session(client, api):
+    call = api.delete(f"{BASE}/sessions/3", json={"msg": "deleted"})
+    client.delete_session("3")
+    assert call.call_count == 1
+
+
+def test_unknown_future_session_state_is_kept_not_rejected(client, api):
+    api.get(f"{BASE}/sessions/3", json=session_json(3, "hibernating"))
+    state = client.get_session("3").state
+    assert state.value == "hibernating" and not state.known and not state.is_terminal
+
+
+# ------------------------------------------------------------------------- statements
+def test_submit_statement(client, api):
+    api.post(
+        f"{BASE}/sessions/3/statements",
+        match=[matchers.json_params_matcher({"code": "1+1", "kind": "pyspark"})],
+        status=201,
+        json=statement_json(0, "waiting", "1+1"),
+    )
+    stmt = client.submit_statement("3", "1+1", "pyspark")
+    assert stmt.id == 0 and stmt.state is StatementState.WAITING
+
+
+def test_get_statement_with_output_and_times(client, api):
+    api.get(
+        f"{BASE}/sessions/3/statements/0",
+        json=statement_json(0, "available", "1+1", ok_output("2", 1), 1.0, 1700000000000, 1700000001500),
+    )
+    stmt = client.get_statement("3", 0)
+    assert stmt.state is StatementState.AVAILABLE
+    assert stmt.output.data == {"text/plain": "2"} and stmt.output.execution_count == 1
+    assert (stmt.completed - stmt.started).total_seconds() == 1.5
+    assert stmt.started.tzinfo is timezone.utc
+
+
+def test_get_statement_error_output(client, api):
+    api.get(
+        f"{BASE}/sessions/3/statements/1",
+        json=statement_json(
+            1, "available", "1/0",
+            error_output("ZeroDivisionError", "division by zero", ["Traceback (most recent call last):\n", "ZeroDivisionError: division by zero\n"]),
+        ),
+    )
+    out = client.get_statement("3", 1).output
+    assert (out.status, out.ename, out.evalue) == ("error", "ZeroDivisionError", "division by zero")
+    assert out.traceback[-1].startswith("ZeroDivisionError")
+
+
+def test_list_statements(client, api):
+    api.get(
+        f"{BASE}/sessions/3/statements",
+        json={"total_statements": 2, "statements": [statement_json(0, "available"), statement_json(1, "running")]},
+    )
+    assert [s.state for s in client.list_statements("3")] == [StatementState.AVAILABLE, StatementState.RUNNING]
+
+
+def test_cancel_statement(client, api):
+    call = api.post(f"{BASE}/sessions/3/statements/1/cancel", json={"msg": "canceled"})
+    client.cancel_statement("3", 1)
+    assert call.call_count == 1
+
+
+@pytest.mark.parametrize("spelling", ["canceled", "cancelled", "Cancelled"])
+def test_statement_state_spellings_normalise(spelling):
+    assert StatementState(spelling) is StatementState.CANCELLED
+
+
+def test_fabric_capitalised_error_state_normalises():
+    assert StatementState("Error") is StatementState.ERROR
+
+
+# ----------------------------------------------------------------------------- errors
+def test_404_is_livy_not_found_with_livy_message(client, api):
+    api.get(f"{BASE}/sessions/99", status=404, json={"msg": "Session '99' not found."})
+    with pytest.raises(LivyNotFound) as err:
+        client.get_session("99")
+    assert err.value.status == 404 and "Session '99' not found." in str(err.value)
+
+
+def test_429_on_post_is_throttled_with_retry_after_and_not_retried(client, api):
+    call = api.post(f"{BASE}/sessions", status=429, headers={"Retry-After": "30"}, json={"msg": "slow down"})
+    with pytest.raises(LivyThrottled) as err:
+        client.create_session(SessionSpec(name="x"))
+    assert err.value.retry_after == 30.0 and "30 s" in str(err.value)
+    assert call.call_count == 1
+
+
+def test_retry_after_as_http_date(client, api):
+    api.post(f"{BASE}/sessions", status=429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    with pytest.raises(LivyThrottled) as err:
+        client.create_session(SessionSpec(name="x"))
+    assert err.value.retry_after == 0.0  # a date in the past: no wait
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_errors(client, api, status):
+    api.get(f"{BASE}/sessions/3", status=status, json={"msg": "no"})
+    with pytest.raises(LivyAuthError):
+        client.get_session("3")
+
+
+def test_other_http_error_keeps_status_and_body(client, api):
+    api.post(f"{BASE}/sessions/3/statements", status=400, json={"msg": "Session is in state starting"})
+    with pytest.raises(LivyHTTPError) as err:
+        client.submit_statement("3", "1")
+    assert err.value.status == 400 and err.value.body == {"msg": "Session is in state starting"}
+    assert type(err.value) is LivyHTTPError
+
+
+def test_non_json_body_is_an_http_error(client, api):
+    api.get(f"{BASE}/sessions/3", body="<html>gateway</html>", status=200)
+    with pytest.raises(LivyHTTPError):
+        client.get_session("3")
+
+
+def test_connection_refused_is_unavailable():
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused.
+    client = LivyClient(ApacheLivyBackend("http://127.0.0.1:9"), timeout=2)
+    with pytest.raises(LivyUnavailable) as err:
+        client.list_sessions()
+    assert "cannot be reached" in str(err.value)
+
+
+# --------------------------------------------------------------------------- retries
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_get_is_retried_on_retryable_status(client, api, status):
+    api.get(f"{BASE}/sessions/3", status=status, headers={"Retry-After": "0"})
+    api.get(f"{BASE}/sessions/3", json=session_json(3, "idle"))
+    assert client.get_session("3").state is SessionState.IDLE
+    assert len(api.calls) == 2
+
+
+def test_get_gives_up_after_the_retry_budget(client, api):
+    api.get(f"{BASE}/sessions/3", status=503, headers={"Retry-After": "0"})
+    with pytest.raises(LivyHTTPError) as err:
+        client.get_session("3")
+    assert err.value.status == 503
+    assert len(api.calls) == 4  # the first try and three retries
+
+
+def test_long_retry_after_is_not_waited_out(client, api):
+    api.get(f"{BASE}/sessions/3", status=429, headers={"Retry-After": "120"})
+    with pytest.raises(LivyThrottled) as err:
+        client.get_session("3")
+    assert err.value.retry_after == 120.0
+    assert len(api.calls) == 1
+
+
+def test_post_is_not_retried_on_503(client, api):
+    api.post(f"{BASE}/sessions/3/statements", status=503)
+    with pytest.raises(LivyHTTPError):
+        client.submit_statement("3", "1")
+    assert len(api.calls) == 1
+
+
+class _FlakyServer(http.server.ThreadingHTTPServer):
+    """A real HTTP server on loopback that drops the first ``drops`` connections after
+    reading the request (a read error, as when Livy restarts), then answers."""
+
+    def __init__(self, drops: int):
+        self.drops = drops
+        self.hits = 0
+        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+
+
+class _FlakyHandler(http.server.BaseHTTPRequestHandler):
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.server.hits += 1
+        if self.server.hits <= self.server.drops:
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        body = json.dumps({"id": 1, "state": "idle", "kind": "pyspark"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _handle
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def flaky_server():
+    server = _FlakyServer(drops=2)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_get_is_retried_after_dropped_connections_over_real_http(flaky_server):
+    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
+    assert client.get_session("1").state is SessionState.IDLE
+    assert flaky_server.hits == 3
+
+
+def test_post_is_never_resent_after_the_request_reached_livy(flaky_server):
+    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
+    with pytest.raises(LivyUnavailable):
+        client.create_session(SessionSpec(name="once"))
+    assert flaky_server.hits == 1
