@@ -1,0 +1,103 @@
+"""Configuration errors are Django system check errors naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.checks import Error, Warning
+
+from livy.checks import configuration_check
+from myapp.config import load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "variable,value,expected",
+    [
+        ("LIVY_BACKEND", "foo", "Input should be 'apache' or 'fabric'"),
+        ("LIVY_SPARK_CONF", "{bad", "not valid JSON"),
+        ("LIVY_SPARK_CONF", "[1, 2]", "must be a JSON object"),
+        ("ROLES", "not json", "not valid JSON"),
+        ("ROLES", '"Editors"', "must be a JSON object"),
+        ("LIVY_REQUESTS_TIMEOUT", "0", "greater than 0"),
+        ("LIVY_REQUESTS_TIMEOUT", "soon", "valid number"),
+        ("LIVY_BASE_ENDPOINT", "localhost:8998", "http:// or https:// URL"),
+        ("LIVY_BASE_ENDPOINT", "ftp://livy:8998", "http:// or https:// URL"),
+        ("DEBUG", "maybe", "must be true or false"),
+    ],
+)
+def test_invalid_value_is_reported_with_variable_and_form(variable, value, expected):
+    cfg, problems = load_config({variable: value})
+    assert [p.variable for p in problems] == [variable]
+    assert variable in problems[0].message and expected in problems[0].message
+    assert problems[0].hint
+    # The rest of the configuration still loads, with the default in place of the bad value.
+    assert cfg.LIVY_BACKEND == "apache"
+
+
+def test_valid_values_parse():
+    cfg, problems = load_config(
+        {
+            "LIVY_BACKEND": "apache",
+            "LIVY_BASE_ENDPOINT": "https://livy.example.com:8998/",
+            "LIVY_REQUESTS_TIMEOUT": "12.5",
+            "LIVY_SPARK_CONF": '{"spark.executor.memory": "2g", "spark.executor.instances": 2}',
+            "LIVY_SPARK_DEPENDENCIES": "hdfs:///a.zip, local:/b.py,,",
+            "ROLES": '{"0b8f0c1e-0000-0000-0000-000000000001": "Editors"}',
+            "ALLOWED_HOSTS": "spark.example.com, localhost",
+            "DEBUG": "false",
+        }
+    )
+    assert problems == []
+    assert cfg.LIVY_BASE_ENDPOINT == "https://livy.example.com:8998"
+    assert cfg.LIVY_REQUESTS_TIMEOUT == 12.5
+    assert cfg.LIVY_SPARK_CONF == {"spark.executor.memory": "2g", "spark.executor.instances": 2}
+    assert cfg.LIVY_SPARK_DEPENDENCIES == ["hdfs:///a.zip", "local:/b.py"]
+    assert cfg.ALLOWED_HOSTS == ["spark.example.com", "localhost"] and cfg.DEBUG is False
+
+
+def test_secret_values_are_not_echoed():
+    _, problems = load_config({"DJANGO_SECRET": "x", "LIVY_REQUESTS_TIMEOUT": "-1"})
+    assert all("'x'" not in p.message for p in problems)
+
+
+def _check_with(settings, environ):
+    settings.CONFIG, settings.CONFIG_PROBLEMS = load_config(environ)
+    return configuration_check(None)
+
+
+def test_check_turns_problems_into_errors(settings):
+    found = _check_with(settings, {"LIVY_BACKEND": "foo", "DJANGO_SECRET": "s" * 50})
+    assert [(type(m), m.id, m.obj) for m in found] == [(Error, "livy.E001", "LIVY_BACKEND")]
+
+
+def test_missing_secret_is_error_in_production_and_warning_in_development(settings):
+    assert [m.id for m in _check_with(settings, {"DEBUG": "false"})] == ["livy.E002"]
+    found = _check_with(settings, {"DEBUG": "true"})
+    assert [(type(m), m.id) for m in found] == [(Warning, "livy.W001")]
+
+
+def test_half_configured_entra_is_an_error(settings):
+    found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, "TENANT_ID": "t"})
+    assert [(m.id, m.obj) for m in found] == [("livy.E004", "CLIENT_ID")]
+
+
+@pytest.mark.parametrize(
+    "variable,value",
+    [("LIVY_BACKEND", "foo"), ("LIVY_SPARK_CONF", "{bad")],
+)
+def test_manage_py_check_prints_the_error_not_a_traceback(variable, value, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update({"LIVY_DOTENV": "0", "DJANGO_SECRET": "s" * 50, variable: value,
+                "DATABASE_PATH": str(tmp_path / "db.sqlite3")})
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"{variable}: (livy.E001) {variable}=" in output
+    assert "Traceback" not in output

@@ -1,0 +1,267 @@
+"""The session lifecycle against an HTTP fake of Apache Livy: reuse, start, queued submit,
+refresh, cancel, stop, and what a dead or unreachable Livy does to the rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from django.conf import settings
+from responses import matchers
+
+from livy import services
+from livy.client import LivyUnavailable
+from livy.models import SparkSession, Statement
+from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json
+
+pytestmark = pytest.mark.django_db
+
+
+def test_new_session_uses_prefix_conf_and_pyfiles(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(
+        update={
+            "LIVY_SESSION_NAME_PREFIX": "team-",
+            "LIVY_SPARK_CONF": {"spark.executor.memory": "1g"},
+            "LIVY_SPARK_DEPENDENCIES": ["local:/libs/a.py", "local:/libs/b.zip"],
+        }
+    )
+    created = livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    row = services.ensure_session(editor)
+    body = json.loads(created.calls[0].request.body)
+    assert body["name"].startswith("team-") and body["name"] == row.name
+    assert body["kind"] == "pyspark"
+    assert body["conf"] == {"spark.executor.memory": "1g"}
+    assert body["pyFiles"] == ["local:/libs/a.py", "local:/libs/b.zip"]
+    assert (row.livy_id, row.state, row.active, row.owner) == ("4", "starting", True, editor)
+
+
+def test_session_names_are_unique():
+    names = {services.session_spec().name for _ in range(200)}
+    assert len(names) == 200
+
+
+def test_second_visit_reuses_the_live_session(editor, livy_api):
+    create = livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    first = services.ensure_session(editor)
+    second = services.ensure_session(editor)
+    assert first.pk == second.pk and second.state == "idle"
+    assert create.call_count == 1
+
+
+def test_session_livy_forgot_is_replaced(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    first = services.ensure_session(editor)
+    livy_api.get(f"{LIVY}/sessions/4", status=404, json={"msg": "Session '4' not found."})
+    livy_api.upsert("POST", f"{LIVY}/sessions", status=201, json=session_json(5, "starting"))
+    second = services.ensure_session(editor)
+    first.refresh_from_db()
+    assert second.pk != first.pk and second.livy_id == "5"
+    assert (first.state, first.active) == ("dead", False)
+    assert "no longer knows" in first.error_message
+
+
+def test_livy_down_at_start_records_the_failure_and_raises(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    with pytest.raises(LivyUnavailable):
+        services.ensure_session(editor)
+    row = SparkSession.objects.get(owner=editor)
+    assert (row.state, row.active) == ("error", False)
+    assert "could not start" in row.error_message
+
+
+def test_submit_while_starting_is_queued_then_sent_when_idle(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    submitted = livy_api.post(
+        f"{LIVY}/sessions/4/statements",
+        match=[matchers.json_params_matcher({"code": "1+1", "kind": "pyspark"})],
+        status=201,
+        json=statement_json(0, "waiting", "1+1"),
+    )
+    stmt = services.submit(editor, "1+1")
+    assert stmt.state == Statement.QUEUED and submitted.call_count == 0
+
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
+    services.refresh(stmt.session)
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.QUEUED and submitted.call_count == 0
+
+    livy_api.upsert("GET", f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "1+1", progress=0.5))
+    services.refresh(stmt.session)
+    stmt.refresh_from_db()
+    assert submitted.call_count == 1
+    assert (stmt.state, stmt.livy_id, stmt.progress) == ("running", 0, 0.5)
+
+
+def test_queued_statements_are_sent_in_order_and_once(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    sent_codes = []
+
+    def on_submit(request):
+        code = json.loads(request.body)["code"]
+        sent_codes.append(code)
+        return 201, {}, json.dumps(statement_json(len(sent_codes) - 1, "waiting", code))
+
+    livy_api.add_callback("POST", f"{LIVY}/sessions/4/statements", callback=on_submit)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
+    for code in ("a = 1", "b = 2", "a + b"):
+        services.submit(editor, code)
+    session = SparkSession.objects.get(owner=editor)
+    session.state = "idle"
+    session.save()
+    assert services.dispatch_queued(session) == 3
+    assert services.dispatch_queued(session) == 0
+    assert sent_codes == ["a = 1", "b = 2", "a + b"]
+
+
+def test_result_and_error_are_stored(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting"))
+    stmt_ok = services.submit(editor, "spark.range(100).selectExpr('sum(id)').collect()")
+    livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(1, "waiting"))
+    stmt_err = services.submit(editor, "1/0")
+    livy_api.get(
+        f"{LIVY}/sessions/4/statements/0",
+        json=statement_json(0, "available", output=ok_output("[Row(sum(id)=4950)]", 1), progress=1.0,
+                            started=1700000000000, completed=1700000002000),
+    )
+    livy_api.get(
+        f"{LIVY}/sessions/4/statements/1",
+        json=statement_json(1, "available", output=error_output(
+            "ZeroDivisionError", "division by zero",
+            ["Traceback (most recent call last):\n", '  File "<stdin>", line 1, in <module>\n', "ZeroDivisionError: division by zero\n"], 2)),
+    )
+    services.refresh(stmt_ok.session)
+    stmt_ok.refresh_from_db()
+    stmt_err.refresh_from_db()
+    assert stmt_ok.state == "available" and "4950" in stmt_ok.output["data"]["text/plain"]
+    assert stmt_ok.duration_seconds == 2.0
+    assert (stmt_err.state, stmt_err.error_name, stmt_err.error_value) == ("error", "ZeroDivisionError", "division by zero")
+    assert stmt_err.traceback.endswith("ZeroDivisionError: division by zero\n")
+
+
+def test_refresh_does_nothing_when_all_is_terminal(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="dead", active=False)
+    services.refresh(session)  # any HTTP call would fail: the fake has no routes
+    assert len(livy_api.calls) == 0
+
+
+def test_refresh_is_rate_limited_across_callers(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_REFRESH_MIN_INTERVAL": 60})
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="starting")
+    get = livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
+    services.refresh(session)
+    services.refresh(SparkSession.objects.get(pk=session.pk))
+    assert get.call_count == 1
+
+
+def test_session_killed_outside_fails_its_open_statements(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "dead", log=["ERROR OOM"]))
+    services.refresh(session)
+    stmt.refresh_from_db()
+    session.refresh_from_db()
+    assert (session.state, session.active) == ("dead", False)
+    assert "ERROR OOM" in session.error_message
+    assert stmt.state == "failed" and stmt.error_name == "SessionEnded"
+
+
+def test_livy_unreachable_during_dispatch_keeps_statement_queued(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="print(1)")
+    livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ConnectionError("refused"))
+    with pytest.raises(LivyUnavailable):
+        services.dispatch_queued(session)
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.QUEUED and stmt.code == "print(1)"
+
+
+def test_statement_livy_refuses_is_failed_with_reason(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="print(1)")
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=500, json={"msg": "java.lang.IllegalStateException"})
+    services.dispatch_queued(session)
+    stmt.refresh_from_db()
+    assert stmt.state == "failed" and "IllegalStateException" in stmt.error_value
+
+
+def test_cancel_queued_statement_never_reaches_livy(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="starting")
+    stmt = Statement.objects.create(session=session, author=editor, code="x")
+    services.cancel(stmt)
+    assert stmt.state == "cancelled" and len(livy_api.calls) == 0
+
+
+def test_cancel_running_statement(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=2, state="running")
+    call = livy_api.post(f"{LIVY}/sessions/4/statements/2/cancel", json={"msg": "canceled"})
+    services.cancel(stmt)
+    assert call.call_count == 1 and stmt.state == "cancelling"
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/2", json=statement_json(2, "cancelled", "x"))
+    services.refresh(session)
+    stmt.refresh_from_db()
+    assert stmt.state == "cancelled" and stmt.is_terminal
+
+
+def test_stop_session_deletes_on_livy_and_cancels_open_statements(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=2, state="running")
+    delete = livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
+    services.stop_session(session)
+    stmt.refresh_from_db()
+    assert delete.call_count == 1
+    assert (session.state, session.active) == ("killed", False) and session.ended_at
+    assert stmt.state == "cancelled"
+
+
+def test_stop_session_livy_already_forgot(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    livy_api.delete(f"{LIVY}/sessions/4", status=404, json={"msg": "not found"})
+    services.stop_session(session)
+    assert session.active is False
+
+
+def test_endpoint_change_retires_the_old_session(editor, settings):
+    SparkSession.objects.create(owner=editor, backend="apache", endpoint="http://old:8998", livy_id="4",
+                                name="x", state="idle")
+    assert services.active_session(editor) is None
+    assert SparkSession.objects.get(livy_id="4").active is False
+
+
+def test_one_active_session_per_user_is_enforced_by_the_database(editor):
+    from django.db import IntegrityError, transaction
+
+    SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="a")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="b")
+
+
+def test_init_code_runs_first_in_new_sessions(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_INIT_CODE": "from py4j.java_gateway import java_import"})
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    services.submit(editor, "print(1)")
+    codes = list(Statement.objects.order_by("pk").values_list("code", flat=True))
+    assert codes == ["from py4j.java_gateway import java_import", "print(1)"]
+
+
+def test_visibility_is_scoped_to_owner_without_permission(editor, other_editor, livy_admin):
+    mine = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="mine")
+    SparkSession.objects.create(owner=other_editor, backend="apache", endpoint=LIVY, name="theirs")
+    assert list(services.sessions_visible_to(editor)) == [mine]
+    assert services.sessions_visible_to(livy_admin).count() == 2
+    assert services.can_stop(livy_admin, mine) and not services.can_stop(other_editor, mine)

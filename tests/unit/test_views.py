@@ -1,0 +1,218 @@
+"""Views through Django's test client, Livy faked at the HTTP level: sign-in required, POST
+only with CSRF, escaped output, permissions, and Livy failures shown with the code kept."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from django.test import Client
+from django.urls import reverse
+
+from livy.models import SparkSession, Statement
+from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def as_editor(client, editor):
+    client.force_login(editor)
+    return client
+
+
+def _session(owner, **kw):
+    fields = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": "pytest-s", "state": "idle"}
+    fields.update(kw)
+    return SparkSession.objects.create(owner=owner, **fields)
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [("livy:notebook", []), ("livy:session_list", []), ("livy:session_detail", [1]), ("livy:live", [1]),
+     ("livy:session_log", [1])],
+)
+def test_pages_require_sign_in(client, name, args):
+    response = client.get(reverse(name, args=args))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize(
+    "name,args",
+    [("livy:run", []), ("livy:start_session", []), ("livy:stop_session", [1]), ("livy:cancel_statement", [1])],
+)
+def test_state_changes_are_post_only(as_editor, name, args):
+    assert as_editor.get(reverse(name, args=args)).status_code == 405
+
+
+def test_post_without_csrf_token_is_refused(editor, livy_api):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(editor)
+    response = strict.post(reverse("livy:run"), {"code": "1+1"})
+    assert response.status_code == 403
+    assert Statement.objects.count() == 0 and len(livy_api.calls) == 0
+
+
+def test_post_with_csrf_token_from_page_runs(editor, livy_api):
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(editor)
+    page = strict.get(reverse("livy:notebook"))
+    token = page.context["csrf_token"]
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    response = strict.post(reverse("livy:run"), {"code": "1+1", "csrfmiddlewaretoken": str(token)})
+    assert response.status_code == 302
+    assert Statement.objects.get().code == "1+1"
+
+
+def test_empty_notebook_offers_to_start(as_editor):
+    body = as_editor.get(reverse("livy:notebook")).content.decode()
+    assert "A session starts when you run code." in body and 'id="run-form"' in body
+
+
+def test_run_via_htmx_returns_live_fragment_that_polls(as_editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="live"') and 'hx-trigger="every' in body
+    assert "queued" in body and "print(&#x27;hi&#x27;)" in body
+
+
+def test_finished_page_stops_polling(as_editor, editor, livy_api):
+    session = _session(editor)
+    Statement.objects.create(session=session, author=editor, code="1+1", livy_id=0, state="available",
+                             output=ok_output("2"))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    body = as_editor.get(reverse("livy:live", args=[session.pk])).content.decode()
+    assert "hx-trigger" not in body and "<pre class=\"out-text\">2</pre>" in body
+
+
+def test_output_and_code_are_escaped(as_editor, editor, livy_api):
+    session = _session(editor)
+    Statement.objects.create(
+        session=session, author=editor, code="print('<script>alert(1)</script>')", livy_id=0,
+        state="available", output=ok_output("<script>alert(1)</script><img src=x onerror=alert(2)>"),
+    )
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    body = as_editor.get(reverse("livy:notebook")).content.decode()
+    assert "<script>alert(1)</script>" not in body and "onerror=alert(2)>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_html_output_is_sanitised(as_editor, editor, livy_api):
+    session = _session(editor)
+    Statement.objects.create(
+        session=session, author=editor, code="displayHTML()", livy_id=0, state="available",
+        output={"status": "ok", "execution_count": 1,
+                "data": {"text/html": "<b>bold</b><script>alert(1)</script><a href=\"javascript:alert(3)\">x</a>"}},
+    )
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    body = as_editor.get(reverse("livy:notebook")).content.decode()
+    assert "<b>bold</b>" in body and "alert(1)" not in body and "javascript:" not in body
+
+
+def test_error_shows_name_value_and_traceback(as_editor, editor, livy_api):
+    session = _session(editor)
+    Statement.objects.create(session=session, author=editor, code="1/0", livy_id=0, state="error",
+                             error_name="ZeroDivisionError", error_value="division by zero",
+                             traceback="Traceback (most recent call last):\nZeroDivisionError: division by zero\n",
+                             output=error_output("ZeroDivisionError", "division by zero", []))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    body = as_editor.get(reverse("livy:notebook")).content.decode()
+    assert 'class="ename">ZeroDivisionError' in body and "division by zero" in body
+    assert "Traceback (most recent call last):" in body
+
+
+def test_livy_down_on_run_shows_message_and_keeps_code_htmx(as_editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Your code was not run" in body and "cannot be reached" in body
+
+
+def test_livy_down_on_run_without_js_renders_page_with_code(as_editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Your code was not run" in body and "df = spark.range(10)</textarea>" in body
+
+
+def test_throttled_livy_message_says_when_to_retry(as_editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=429, headers={"Retry-After": "20"})
+    body = as_editor.post(reverse("livy:run"), {"code": "x"}, **HTMX).content.decode()
+    assert "Livy is busy (HTTP 429). Try again in 20 s." in body
+
+
+def test_livy_down_while_polling_is_a_message_not_a_500(as_editor, editor, livy_api):
+    session = _session(editor, state="busy")
+    livy_api.get(f"{LIVY}/sessions/4", body=requests.ConnectionError("refused"))
+    response = as_editor.get(reverse("livy:live", args=[session.pk]))
+    assert response.status_code == 200
+    assert "cannot be reached" in response.content.decode() and 'hx-trigger="every' in response.content.decode()
+
+
+def test_killed_session_is_shown_with_restart_button(as_editor, editor, livy_api):
+    session = _session(editor, state="busy")
+    Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", status=404, json={"msg": "not found"})
+    body = as_editor.get(reverse("livy:notebook")).content.decode()
+    # The notebook has no active session any more; the history keeps the dead one.
+    assert "A session starts when you run code." in body
+    detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
+    assert "dead" in detail and "no longer knows this session" in detail and "long()" in detail
+
+
+def test_empty_code_is_refused_with_a_message(as_editor, livy_api):
+    body = as_editor.post(reverse("livy:run"), {"code": "   "}, **HTMX).content.decode()
+    assert "Write some code to run first." in body and len(livy_api.calls) == 0
+
+
+def test_viewer_cannot_run_code(client, viewer, livy_api):
+    client.force_login(viewer)
+    assert client.post(reverse("livy:run"), {"code": "1"}).status_code == 403
+    assert client.post(reverse("livy:start_session")).status_code == 403
+    assert "You can read results but not run code" in client.get(reverse("livy:notebook")).content.decode()
+    assert len(livy_api.calls) == 0
+
+
+def test_other_users_session_is_404(client, editor, other_editor):
+    session = _session(editor)
+    stmt = Statement.objects.create(session=session, author=editor, code="secret_code()", state="available")
+    client.force_login(other_editor)
+    for name, pk in [("livy:session_detail", session.pk), ("livy:live", session.pk), ("livy:session_log", session.pk)]:
+        assert client.get(reverse(name, args=[pk])).status_code == 404
+    assert client.post(reverse("livy:stop_session", args=[session.pk])).status_code == 404
+    assert client.post(reverse("livy:cancel_statement", args=[stmt.pk])).status_code == 404
+    assert "secret_code" not in client.get(reverse("livy:session_list")).content.decode()
+
+
+def test_admin_sees_and_stops_any_session(client, editor, livy_admin, livy_api):
+    session = _session(editor)
+    client.force_login(livy_admin)
+    assert "pytest-s" in client.get(reverse("livy:session_list")).content.decode()
+    livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
+    client.post(reverse("livy:stop_session", args=[session.pk]))
+    session.refresh_from_db()
+    assert session.state == "killed" and not session.active
+
+
+def test_stop_and_cancel(as_editor, editor, livy_api):
+    session = _session(editor, state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=1, state="running")
+    livy_api.post(f"{LIVY}/sessions/4/statements/1/cancel", json={"msg": "canceled"})
+    body = as_editor.post(reverse("livy:cancel_statement", args=[stmt.pk]), **HTMX).content.decode()
+    assert "cancelling" in body
+    livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
+    body = as_editor.post(reverse("livy:stop_session", args=[session.pk]), **HTMX).content.decode()
+    assert 'id="session-state" class="badge badge-ended">killed' in body
+
+
+def test_session_log_page(as_editor, editor, livy_api):
+    session = _session(editor)
+    livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 2, "log": []})
+    livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 2, "log": ["stdout: ", "INFO SparkContext: <ready>"]})
+    body = as_editor.get(reverse("livy:session_log", args=[session.pk])).content.decode()
+    assert "INFO SparkContext: &lt;ready&gt;" in body
