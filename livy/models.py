@@ -81,6 +81,7 @@ class Statement(models.Model):
     class Meta:
         ordering = ["session", "created_at", "pk"]
         indexes = [models.Index(fields=["session", "state"])]
+        permissions = [("run_code", "Can run code in their own sessions")]
 
     QUEUED = "queued"
     SUBMITTING = "submitting"

@@ -82,7 +82,7 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@permission_required("livy.add_statement", raise_exception=True)
+@permission_required("livy.run_code", raise_exception=True)
 def run(request: HttpRequest) -> HttpResponse:
     """Run the posted code in the user's session (started if needed, queued while starting)."""
     form = RunForm(request.POST)

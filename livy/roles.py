@@ -1,0 +1,40 @@
+"""The default roles: Django groups and the permissions each one grants.
+
+Views check permissions, never group names (shared/DESIGN.md, "Roles"), so an administrator
+may change what a role can do in the Django admin; ``setup_roles`` only adds what is missing.
+"""
+
+ADMINISTRATORS = "Administrators"
+EDITORS = "Editors"
+VIEWERS = "Viewers"
+
+#: Permission codenames ("app_label.codename") granted to each default group.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    VIEWERS: (
+        "livy.view_sparksession",
+        "livy.view_statement",
+    ),
+    EDITORS: (
+        "livy.view_sparksession",
+        "livy.view_statement",
+        "livy.add_sparksession",
+        "livy.run_code",
+    ),
+    ADMINISTRATORS: (
+        "livy.view_sparksession",
+        "livy.view_statement",
+        "livy.add_sparksession",
+        "livy.run_code",
+        "livy.view_all_sessions",
+        "livy.stop_any_session",
+        "auth.view_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.add_group",
+        "auth.change_group",
+        "auth.view_permission",
+    ),
+}
+
+#: Members of these groups get ``is_staff`` (access to the Django admin).
+STAFF_GROUPS = (ADMINISTRATORS,)

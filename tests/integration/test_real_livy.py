@@ -1,0 +1,131 @@
+"""Against the real local Apache Livy (scripts/livy/livy.sh up), local-mode Spark.
+
+The client tests share one session (a Spark driver takes a while to start); the service
+test runs the whole lifecycle a user goes through, from a statement queued while the
+session starts to the session being gone from Livy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from livy import services
+from livy.backends import ApacheLivyBackend
+from livy.client import LivyClient, LivyNotFound, SessionSpec, SessionState, StatementState
+from livy.models import Statement
+from tests.polling import wait_for
+
+pytestmark = pytest.mark.livy
+
+#: A local-mode Spark driver with Livy's REPL starts in well under this on 2 cores.
+SESSION_START_TIMEOUT = 240
+STATEMENT_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def client(real_livy):
+    return LivyClient(ApacheLivyBackend(real_livy), timeout=30)
+
+
+@pytest.fixture(scope="module")
+def idle_session(client):
+    session = client.create_session(SessionSpec(name=services.session_spec().name))
+    try:
+        wait_for(
+            lambda: client.get_session(session.id).state in (SessionState.IDLE,) or client.get_session(session.id).state.is_terminal,
+            timeout=SESSION_START_TIMEOUT, interval=1, what=f"session {session.id} to leave starting",
+        )
+        current = client.get_session(session.id)
+        assert current.state is SessionState.IDLE, "\n".join(client.get_session_log(session.id, 0, 200).lines)
+        yield current
+    finally:
+        try:
+            client.delete_session(session.id)
+        except LivyNotFound:
+            pass
+
+
+def _run(client, session_id, code, timeout=STATEMENT_TIMEOUT):
+    stmt = client.submit_statement(session_id, code, "pyspark")
+    return wait_for(
+        lambda: (s := client.get_statement(session_id, stmt.id)).state.is_terminal and s,
+        timeout=timeout, what=f"statement {code!r}",
+    )
+
+
+def test_session_reaches_idle_with_an_app_id(idle_session):
+    assert idle_session.state is SessionState.IDLE
+    assert idle_session.kind == "pyspark"
+    assert idle_session.app_id
+
+
+def test_sum_of_range_is_4950(client, idle_session):
+    stmt = _run(client, idle_session.id, 'spark.range(100).selectExpr("sum(id)").collect()')
+    assert stmt.state is StatementState.AVAILABLE and stmt.output.status == "ok"
+    assert "4950" in stmt.output.data["text/plain"]
+
+
+def test_show_prints_a_table(client, idle_session):
+    stmt = _run(client, idle_session.id, 'spark.range(100).selectExpr("sum(id) AS total").show()')
+    text = stmt.output.data["text/plain"]
+    assert "|total|" in text and "| 4950|" in text
+
+
+def test_raising_statement_has_name_value_and_traceback(client, idle_session):
+    stmt = _run(client, idle_session.id, "1/0")
+    assert stmt.output.status == "error"
+    assert stmt.output.ename == "ZeroDivisionError"
+    assert "division by zero" in stmt.output.evalue
+    assert stmt.output.traceback
+
+
+def test_long_statement_is_cancelled(client, idle_session):
+    stmt = client.submit_statement(idle_session.id, "import time\ntime.sleep(120)", "pyspark")
+    wait_for(lambda: client.get_statement(idle_session.id, stmt.id).state is StatementState.RUNNING,
+             timeout=30, what="the sleep to start running")
+    client.cancel_statement(idle_session.id, stmt.id)
+    final = wait_for(
+        lambda: (s := client.get_statement(idle_session.id, stmt.id)).state.is_terminal and s,
+        timeout=60, what="the cancelled state",
+    )
+    assert final.state is StatementState.CANCELLED
+    # The session is usable again afterwards.
+    assert "2" in _run(client, idle_session.id, "1+1").output.data["text/plain"]
+
+
+@pytest.mark.django_db
+def test_user_lifecycle_through_the_service_layer(real_livy, editor, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_BASE_ENDPOINT": real_livy})
+    # Submitted while the session starts: queued, then sent once it is idle.
+    stmt = services.submit(editor, 'spark.range(100).selectExpr("sum(id) AS total").collect()')
+    session = stmt.session
+    assert stmt.state == Statement.QUEUED
+    assert services.ensure_session(editor).pk == session.pk  # a second visit reuses it
+
+    def finished():
+        services.refresh(session)
+        stmt.refresh_from_db()
+        return stmt.is_terminal
+    wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what="the queued statement to finish")
+    assert stmt.state == "available" and "4950" in stmt.output["data"]["text/plain"]
+
+    failing = services.submit(editor, "raise ValueError('bad input')")
+    def failed():
+        services.refresh(session)
+        failing.refresh_from_db()
+        return failing.is_terminal
+    wait_for(failed, timeout=STATEMENT_TIMEOUT, what="the failing statement")
+    assert (failing.state, failing.error_name, failing.error_value) == ("error", "ValueError", "bad input")
+    assert "Traceback" in failing.traceback or failing.traceback
+
+    services.stop_session(session)
+    client = services.livy_client()
+    wait_for(lambda: _gone(client, session.livy_id), timeout=60, what="the session to be gone from Livy")
+
+
+def _gone(client, session_id):
+    try:
+        state = client.get_session(session_id).state
+    except LivyNotFound:
+        return True
+    return state in (SessionState.KILLED, SessionState.DEAD) or None
