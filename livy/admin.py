@@ -54,11 +54,15 @@ class SparkSessionAdmin(admin.ModelAdmin):
 
 @admin.register(Statement)
 class StatementAdmin(admin.ModelAdmin):
-    list_display = ("pk", "author", "session", "state", "error_name", "created_at", "completed_at")
+    list_display = ("pk", "author", "short_code", "session", "state", "error_name", "created_at", "completed_at")
     list_filter = ("state", "session__backend", "created_at", ("author", admin.RelatedOnlyFieldListFilter))
     search_fields = ("code", "author__username", "author__email", "session__name", "error_name")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Statement._meta.fields]
+
+    @admin.display(description="code")
+    def short_code(self, obj: Statement) -> str:
+        return obj.code[:120]
 
     # The audit trail: nobody adds, edits or deletes statements here.
     def has_add_permission(self, request) -> bool:

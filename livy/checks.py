@@ -5,7 +5,7 @@ expected form; ``runserver`` and ``migrate`` refuse to go on while one is left.
 
 IDs: ``livy.E001`` invalid value, ``livy.E002`` DJANGO_SECRET missing with DEBUG off,
 ``livy.E003`` backend not served by this version, ``livy.E004`` incomplete Entra ID
-settings, ``livy.W001`` DJANGO_SECRET missing in development.
+settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.W001`` DJANGO_SECRET missing in development.
 """
 
 from django.conf import settings
@@ -58,6 +58,15 @@ def configuration_check(app_configs, **kwargs):
                 hint="Set both TENANT_ID and CLIENT_ID for Entra ID sign-in, or neither for local accounts only.",
                 id="livy.E004",
                 obj=missing,
+            )
+        )
+    if cfg.entra_enabled and not cfg.CLIENT_SECRET:
+        found.append(
+            Error(
+                "CLIENT_SECRET is not set while Entra ID sign-in is configured.",
+                hint="Create a client secret for the app registration (Certificates & secrets) and set CLIENT_SECRET.",
+                id="livy.E005",
+                obj="CLIENT_SECRET",
             )
         )
     return found

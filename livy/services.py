@@ -242,15 +242,19 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
     """Run ``code`` in the user's session, starting one if needed.
 
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
-    by a later :func:`refresh` once it is. Raises :class:`LivyError` only when no session
-    could be started (nothing is saved then; the caller keeps the code).
+    by a later :func:`refresh` once it is; if Livy is unreachable or throttling at that
+    moment it stays queued and the next refresh sends it. Raises :class:`LivyError` only
+    when no session could be had (nothing is saved then; the caller keeps the code).
     """
     cfg = cfg or config()
     client = client or livy_client(cfg)
     session = ensure_session(user, client=client, cfg=cfg)
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=session.kind)
     if session.session_state.is_ready:
-        dispatch_queued(session, client=client)
+        try:
+            dispatch_queued(session, client=client)
+        except (LivyUnavailable, LivyThrottled) as exc:
+            log.info("statement %s stays queued: %s", stmt.pk, exc)
         stmt.refresh_from_db()
     return stmt
 

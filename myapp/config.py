@@ -106,12 +106,28 @@ class AppConfig(BaseSettings):
         description="Redirect URI registered in Entra ID (…/azure_auth/callback).",
     )
     LOGOUT_URI: str = Field(
-        "http://localhost:5000/", description="Where Entra ID sends the browser after sign-out."
+        "http://localhost:5000/accounts/signed-out/",
+        description="Public page Entra ID sends the browser to after sign-out.",
     )
     ROLES: JsonObject = Field(
         {},
         description='JSON object: Entra group object id -> Django group name.',
         examples=['{"00000000-0000-0000-0000-000000000001": "Editors"}'],
+    )
+    ENTRA_AUTHORITY_HOST: str = Field(
+        "https://login.microsoftonline.com",
+        description="Entra ID sign-in host; the authority is <host>/<TENANT_ID> (sovereign clouds differ).",
+    )
+    ENTRA_SCOPES: CommaList = Field(
+        ["User.Read"],
+        description="Comma-separated delegated scopes asked for at sign-in (openid, profile and offline_access are added by MSAL).",
+    )
+    ENTRA_USERNAME_ATTRIBUTE: str = Field(
+        "upn", description="ID token claim (or Graph /me field) used as the Django user name."
+    )
+    ENTRA_GROUP_ATTRIBUTE: str = Field(
+        "roles",
+        description="ID token claim holding the ids that ROLES maps: roles (app roles) or groups (security groups).",
     )
     GRAPH_USER_ENDPOINT: str = Field(
         "https://graph.microsoft.com/v1.0/me", description="Microsoft Graph endpoint for the user."
@@ -165,10 +181,26 @@ class AppConfig(BaseSettings):
         so that one invalid variable can be dropped and the rest still validated."""
         return (init_settings,)
 
-    @field_validator("LIVY_BASE_ENDPOINT")
+    @field_validator("LIVY_BASE_ENDPOINT", "ENTRA_AUTHORITY_HOST", "GRAPH_USER_ENDPOINT", "GRAPH_MEMBER_ENDPOINT")
     @classmethod
-    def _livy_url(cls, value: str) -> str:
+    def _urls(cls, value: str) -> str:
         return _http_url(value)
+
+    @field_validator("ROLES")
+    @classmethod
+    def _roles(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for group_id, names in value.items():
+            listed = names if isinstance(names, list) else [names]
+            if not listed or not all(isinstance(n, str) and n.strip() for n in listed):
+                raise ValueError(
+                    f"the value for {group_id!r} must be a Django group name or a list of names"
+                )
+        return value
+
+    @property
+    def entra_authority(self) -> str:
+        """``<ENTRA_AUTHORITY_HOST>/<TENANT_ID>``, e.g. https://login.microsoftonline.com/<tenant>."""
+        return f"{self.ENTRA_AUTHORITY_HOST}/{self.TENANT_ID}"
 
     @property
     def entra_enabled(self) -> bool:
@@ -222,3 +254,23 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
             )
         kept = {k: v for k, v in values.items() if k not in bad}
         return AppConfig(**kept), problems
+
+
+def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
+    """django-azure-auth's ``AZURE_AUTH`` dict from the config (authority
+    ``<ENTRA_AUTHORITY_HOST>/<TENANT_ID>``, the user mapping in ``livy.entra``)."""
+    return {
+        "CLIENT_ID": cfg.CLIENT_ID,
+        "CLIENT_SECRET": cfg.CLIENT_SECRET,
+        "CLIENT_TYPE": "confidential_client",
+        "REDIRECT_URI": cfg.REDIRECT_URI,
+        "SCOPES": list(cfg.ENTRA_SCOPES),
+        "AUTHORITY": cfg.entra_authority,
+        "LOGOUT_URI": cfg.LOGOUT_URI,
+        "USERNAME_ATTRIBUTE": cfg.ENTRA_USERNAME_ATTRIBUTE,
+        "GROUP_ATTRIBUTE": cfg.ENTRA_GROUP_ATTRIBUTE,
+        "ROLES": dict(cfg.ROLES),
+        "GRAPH_USER_ENDPOINT": cfg.GRAPH_USER_ENDPOINT,
+        "GRAPH_MEMBER_ENDPOINT": cfg.GRAPH_MEMBER_ENDPOINT,
+        "USER_MAPPING_FN": "livy.entra.map_user_attributes",
+    }

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.utils import get_random_secret_key
 from dotenv import load_dotenv
 
-from myapp.config import load_config
+from myapp.config import azure_auth_settings, load_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "azure_auth",
     "livy",
 ]
 
@@ -93,7 +94,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Entra ID and local accounts side by side: a local superuser can always sign in to /admin.
+AUTHENTICATION_BACKENDS = ["livy.entra.EntraBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# django-azure-auth's settings, built from the variables users already know.
+AZURE_AUTH = azure_auth_settings(CONFIG)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "livy:notebook"
 LOGOUT_REDIRECT_URL = "login"

@@ -265,3 +265,16 @@ def test_visibility_is_scoped_to_owner_without_permission(editor, other_editor, 
     assert list(services.sessions_visible_to(editor)) == [mine]
     assert services.sessions_visible_to(livy_admin).count() == 2
     assert services.can_stop(livy_admin, mine) and not services.can_stop(other_editor, mine)
+
+
+def test_livy_unreachable_right_after_submit_keeps_statement_queued(editor, livy_api):
+    SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4", name="x", state="idle")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ConnectionError("refused"))
+    stmt = services.submit(editor, "print(1)")
+    assert stmt.state == Statement.QUEUED
+    livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running"))
+    services.refresh(stmt.session)
+    stmt.refresh_from_db()
+    assert stmt.state == "running" and stmt.livy_id == 0

@@ -1,0 +1,143 @@
+"""Every URL of the app, for anonymous, viewer, editor (owner), another editor and an
+administrator: status codes, and no other user's data on the page.
+
+Users get their rights from the default groups (``setup_roles``), as in production.
+The URL list is checked against the URL resolver, so a new URL fails this test until it
+has a row here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from livy.models import SparkSession, Statement
+from tests.conftest import LIVY, session_json, statement_json
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["anonymous", "viewer", "editor", "other", "admin"]
+SECRET_CODE = "owner_only_secret_code()"
+
+
+@pytest.fixture
+def world(django_user_model, livy_api):
+    call_command("setup_roles", verbosity=0)
+
+    def user(name, group, staff=False):
+        u = django_user_model.objects.create_user(name, password="pw", is_staff=staff)
+        u.groups.add(Group.objects.get(name=group))
+        return u
+
+    users = {
+        "viewer": user("vera", "Viewers"),
+        "editor": user("erin", "Editors"),
+        "other": user("oscar", "Editors"),
+        "admin": user("ada", "Administrators", staff=True),
+    }
+    session = SparkSession.objects.create(owner=users["editor"], backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="erins-session", state="idle")
+    stmt = Statement.objects.create(session=session, author=users["editor"], code=SECRET_CODE, livy_id=0,
+                                    state="running")
+    # What Livy answers, whoever is allowed through.
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", SECRET_CODE))
+    livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 1, "log": ["log line"]})
+    livy_api.post(f"{LIVY}/sessions/4/statements/0/cancel", json={"msg": "canceled"})
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(1))
+    livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(9, "starting"))
+    livy_api.post(f"{LIVY}/sessions/9/statements", status=201, json=statement_json(0))
+    return users, session, stmt
+
+
+LOGIN = "login"
+# url name -> (method, needs session pk / statement pk, {role: expected status})
+MATRIX = {
+    "livy:notebook": ("get", None, dict(anonymous=LOGIN, viewer=200, editor=200, other=200, admin=200)),
+    "livy:run": ("post", None, dict(anonymous=LOGIN, viewer=403, editor=302, other=302, admin=302)),
+    "livy:session_list": ("get", None, dict(anonymous=LOGIN, viewer=200, editor=200, other=200, admin=200)),
+    "livy:start_session": ("post", None, dict(anonymous=LOGIN, viewer=403, editor=302, other=302, admin=302)),
+    "livy:session_detail": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:live": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:session_log": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:stop_session": ("post", "session", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
+    "livy:cancel_statement": ("post", "statement", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
+    "login": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
+    "logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
+    "signed_out": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
+    # Entra ID is not configured in this matrix: its endpoints do not exist (test_entra covers them).
+    "entra_login": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
+    "entra_callback": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
+    "entra_logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
+}
+# Pages that show the owner's data when they answer 200 to someone else.
+SHOWS_SESSION = {"livy:session_detail", "livy:live", "livy:session_log", "livy:session_list", "livy:notebook"}
+
+
+def _named_urls(resolver=None, prefix=""):
+    names = set()
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.app_name == "admin":
+                continue
+            ns = f"{entry.namespace}:" if entry.namespace else ""
+            names |= _named_urls(entry, prefix + ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            names.add(prefix + entry.name)
+    return names
+
+
+def test_matrix_covers_every_url():
+    assert _named_urls() == set(MATRIX)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_permission_matrix(client, world, role, name):
+    users, session, stmt = world
+    method, target, expected = MATRIX[name]
+    args = {"session": [session.pk], "statement": [stmt.pk], None: []}[target]
+    if role != "anonymous":
+        client.force_login(users[role])
+    data = {"code": "print(1)"} if name == "livy:run" else {}
+    response = getattr(client, method)(reverse(name, args=args), data)
+    want = expected[role]
+    if want == LOGIN:
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), response
+    else:
+        assert response.status_code == want, (role, name, response.status_code)
+    if role in ("viewer", "other") and response.status_code == 200:
+        body = response.content.decode()
+        assert SECRET_CODE not in body and "erins-session" not in body
+
+
+def test_admin_sees_the_owners_data(client, world):
+    users, session, _ = world
+    client.force_login(users["admin"])
+    body = client.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
+    assert SECRET_CODE in body
+    assert "erins-session" in client.get(reverse("livy:session_list")).content.decode()
+
+
+@pytest.mark.parametrize("role,status", [("anonymous", 302), ("viewer", 302), ("editor", 302), ("other", 302), ("admin", 200)])
+def test_django_admin_is_for_administrators(client, world, role, status):
+    users, _, _ = world
+    if role != "anonymous":
+        client.force_login(users[role])
+    response = client.get("/admin/")
+    assert response.status_code == status
+    if status == 302:
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_audit_trail_is_read_only(client, world):
+    users, _, stmt = world
+    client.force_login(users["admin"])
+    assert client.get(f"/admin/livy/statement/{stmt.pk}/change/").status_code == 200
+    assert client.get("/admin/livy/statement/?q=owner_only").status_code == 200
+    assert SECRET_CODE in client.get("/admin/livy/statement/?q=owner_only").content.decode()
+    assert client.post(f"/admin/livy/statement/{stmt.pk}/delete/").status_code == 403
+    assert client.get("/admin/livy/statement/add/").status_code == 403
