@@ -101,3 +101,19 @@ def test_manage_py_check_prints_the_error_not_a_traceback(variable, value, tmp_p
     assert result.returncode != 0
     assert f"{variable}: (livy.E001) {variable}=" in output
     assert "Traceback" not in output
+
+
+def test_env_example_documents_every_variable_and_is_valid():
+    from dotenv import dotenv_values
+
+    from myapp.config import AppConfig
+
+    path = ROOT / ".env.example"
+    values = dotenv_values(path)
+    assert set(values) == set(AppConfig.model_fields)
+    text = path.read_text()
+    for name in AppConfig.model_fields:
+        line_before = text.split(f"\n{name}=")[0].rstrip().splitlines()[-1]
+        assert line_before.startswith("#"), f"{name} has no comment line"
+    _, problems = load_config({k: v or "" for k, v in values.items()})
+    assert problems == []
