@@ -3,7 +3,7 @@ trail of who ran what, where and when."""
 
 from django.contrib import admin, messages
 
-from livy import services
+from livy import services, tokens
 from livy.client import LivyError
 from livy.models import SparkSession, Statement
 
@@ -40,9 +40,11 @@ class SparkSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Stop the selected sessions on Livy", permissions=["stop"])
     def stop_sessions(self, request, queryset):
         stopped = 0
+        cfg = services.config()
+        client = services.livy_client(cfg, tokens.token_provider_for(request.session, cfg))
         for session in queryset.filter(active=True):
             try:
-                services.stop_session(session)
+                services.stop_session(session, client=client)
                 stopped += 1
             except LivyError as exc:
                 self.message_user(request, f"{session.name}: {exc}", messages.ERROR)

@@ -6,9 +6,10 @@ server (Fabric's Livy API) means adding a backend class, not branches in the cli
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from livy.client import SessionSpec
+from livy.client import RETRY_STATUSES, SessionSpec
 
 
 class LivyBackend:
@@ -21,6 +22,14 @@ class LivyBackend:
     name = "apache"
     #: Statuses that mean "slow down" (read with ``Retry-After``).
     throttle_statuses: tuple[int, ...] = (429,)
+    #: Statuses after which a GET is retried (see :mod:`livy.client`).
+    retry_statuses: tuple[int, ...] = RETRY_STATUSES
+    #: True when requests carry the signed-in user's own token (a 401 means: sign in again).
+    user_tokens = False
+    #: True when the server has ``POST /sessions/{id}/reset-timeout``.
+    supports_reset_timeout = False
+    #: A 404 or 5xx for a session just created means "not visible yet", not "gone".
+    early_errors_expected = False
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
@@ -80,12 +89,83 @@ class ApacheLivyBackend(LivyBackend):
     """A self-hosted Apache Livy server (0.7 or later)."""
 
 
-def build_backend(config: Any) -> LivyBackend:
+class FabricLivyBackend(LivyBackend):
+    """Microsoft Fabric's Livy API for a lakehouse
+    (``https://api.fabric.microsoft.com/v1/workspaces/<ws>/lakehouses/<lh>/livyapi/versions/2023-12-01``),
+    as described by the official swagger (``shared/specs/fabric-livy-swagger.json``).
+
+    Differences from Apache Livy, all from that description and Fabric's Livy API docs:
+    an Entra ID bearer token on every request (from ``token_provider``); session ids are
+    GUID strings; ``POST /sessions`` answers 202; ``SessionRequest`` has no ``kind`` (the
+    statement carries it) and no ``pyFiles``; ``conf`` values are strings; ``GET /sessions``
+    pages with ``$top``/``$skip`` and lists ``items``; errors are
+    ``{errorCode, message, requestId, moreDetails}``; 430 (capacity busy) is throttling like 429;
+    ``POST /sessions/{id}/reset-timeout`` restarts the 20-minute idle timer.
+    """
+
+    name = "fabric"
+    throttle_statuses = (429, 430)
+    retry_statuses = RETRY_STATUSES + (430,)
+    supports_reset_timeout = True
+    early_errors_expected = True
+
+    def __init__(self, base_url: str, token_provider: Any, *, user_tokens: bool = True):
+        super().__init__(base_url)
+        self.token_provider = token_provider
+        self.user_tokens = user_tokens
+
+    def auth_headers(self) -> dict[str, str]:
+        """``Authorization: Bearer <token>``; raises :class:`livy.client.LivySignInRequired`
+        when the provider cannot get a token without the user."""
+        return {"Authorization": f"Bearer {self.token_provider.access_token()}"}
+
+    def page_params(self, offset: int, size: int) -> dict[str, int]:
+        return {"$top": size, "$skip": offset}
+
+    def session_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        return list(body.get("items") or body.get("sessions") or [])
+
+    def session_body(self, spec: SessionSpec) -> dict[str, Any]:
+        """``SessionRequest``: ``name`` and ``conf`` (values as strings: non-strings are
+        JSON-encoded, e.g. ``spark.fabric.environmentDetails``). No sizes are sent unless the
+        user put them in ``conf``, so the session stays on the workspace's starter pool.
+        ``py_files`` become ``spark.submit.pyFiles`` (Spark's own key for ``--py-files``), as
+        the API has no ``pyFiles`` field; a user-set ``spark.submit.pyFiles`` wins."""
+        conf = {key: value if isinstance(value, str) else json.dumps(value) for key, value in spec.conf.items()}
+        if spec.py_files:
+            conf.setdefault("spark.submit.pyFiles", ",".join(spec.py_files))
+        body: dict[str, Any] = {"name": spec.name}
+        if conf:
+            body["conf"] = conf
+        return body
+
+    def error_detail(self, body: Any) -> tuple[str, str | None]:
+        """``errorCode: message`` (plus ``moreDetails``) and ``requestId``, which users quote
+        to Microsoft support."""
+        if isinstance(body, dict) and ("errorCode" in body or "message" in body):
+            parts = [f"{body.get('errorCode', 'Error')}: {body.get('message', '')}".strip()]
+            for more in body.get("moreDetails") or []:
+                if isinstance(more, dict):
+                    parts.append(f"{more.get('errorCode', '')}: {more.get('message', '')}".strip(": "))
+            return "; ".join(p for p in parts if p)[:800], body.get("requestId")
+        return super().error_detail(body)
+
+
+def build_backend(config: Any, token_provider: Any = None) -> LivyBackend:
     """The backend for ``config.LIVY_BACKEND`` at ``config.LIVY_BASE_ENDPOINT``.
 
-    Raises ``ValueError`` for a backend this version cannot serve (the system checks report
-    it before any request gets here).
+    Fabric needs ``token_provider`` (see :mod:`livy.tokens`); raises ``ValueError`` without one.
     """
     if config.LIVY_BACKEND == "apache":
         return ApacheLivyBackend(config.LIVY_BASE_ENDPOINT)
-    raise ValueError(f"LIVY_BACKEND={config.LIVY_BACKEND!r} is not supported by this version")
+    if config.LIVY_BACKEND == FabricLivyBackend.name:
+        if token_provider is None:
+            raise ValueError("the Fabric backend needs a token provider")
+        return FabricLivyBackend(
+            config.LIVY_BASE_ENDPOINT, token_provider, user_tokens=getattr(token_provider, "interactive", True)
+        )
+    raise ValueError(f"unknown LIVY_BACKEND={config.LIVY_BACKEND!r}")
+
+
+#: Backend classes by ``LIVY_BACKEND`` value, for what is known without building one.
+BACKEND_CLASSES: dict[str, type[LivyBackend]] = {"apache": ApacheLivyBackend, "fabric": FabricLivyBackend}

@@ -4,14 +4,25 @@ Each invalid environment variable is an error naming the variable and showing th
 expected form; ``runserver`` and ``migrate`` refuse to go on while one is left.
 
 IDs: ``livy.E001`` invalid value, ``livy.E002`` DJANGO_SECRET missing with DEBUG off,
-``livy.E003`` backend not served by this version, ``livy.E004`` incomplete Entra ID
+``livy.E006`` not a Fabric endpoint, ``livy.E007``/``livy.E008`` Fabric credentials missing, ``livy.E004`` incomplete Entra ID
 settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.W001`` DJANGO_SECRET missing in development.
 """
+
+import re
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
-SUPPORTED_BACKENDS = ("apache",)
+#: What a Fabric Livy endpoint looks like (Fabric Livy API docs; the swagger writes livyApi).
+FABRIC_ENDPOINT = re.compile(
+    r"^https://api\.fabric\.microsoft\.com/v1/workspaces/[0-9a-f-]{36}/lakehouses/[0-9a-f-]{36}"
+    r"/livyapi/versions/[0-9A-Za-z.-]+$",
+    re.IGNORECASE,
+)
+FABRIC_EXAMPLE = (
+    "https://api.fabric.microsoft.com/v1/workspaces/<workspace id>/lakehouses/<lakehouse id>"
+    "/livyapi/versions/2023-12-01"
+)
 
 
 @register()
@@ -41,15 +52,8 @@ def configuration_check(app_configs, **kwargs):
                     obj="DJANGO_SECRET",
                 )
             )
-    if cfg.LIVY_BACKEND not in SUPPORTED_BACKENDS:
-        found.append(
-            Error(
-                f"LIVY_BACKEND={cfg.LIVY_BACKEND!r} is not served by this version of the app.",
-                hint="Use LIVY_BACKEND=apache with LIVY_BASE_ENDPOINT=http://host:8998.",
-                id="livy.E003",
-                obj="LIVY_BACKEND",
-            )
-        )
+    if cfg.LIVY_BACKEND == "fabric":
+        found.extend(_fabric_checks(cfg))
     if bool(cfg.TENANT_ID) != bool(cfg.CLIENT_ID):
         missing = "CLIENT_ID" if cfg.TENANT_ID else "TENANT_ID"
         found.append(
@@ -69,4 +73,39 @@ def configuration_check(app_configs, **kwargs):
                 obj="CLIENT_SECRET",
             )
         )
+    return found
+
+
+def _fabric_checks(cfg):
+    found = []
+    if not FABRIC_ENDPOINT.match(cfg.LIVY_BASE_ENDPOINT):
+        found.append(
+            Error(
+                f"LIVY_BASE_ENDPOINT={cfg.LIVY_BASE_ENDPOINT!r} does not look like a Fabric Livy endpoint.",
+                hint=f"With LIVY_BACKEND=fabric use {FABRIC_EXAMPLE} (the ids are GUIDs from the lakehouse URL).",
+                id="livy.E006",
+                obj="LIVY_BASE_ENDPOINT",
+            )
+        )
+    if cfg.FABRIC_AUTH == "delegated" and not cfg.entra_enabled:
+        found.append(
+            Error(
+                "LIVY_BACKEND=fabric with FABRIC_AUTH=delegated needs Entra ID sign-in, but TENANT_ID and CLIENT_ID are not set.",
+                hint="Set TENANT_ID, CLIENT_ID and CLIENT_SECRET (users' tokens call Fabric), or FABRIC_AUTH=service_principal.",
+                id="livy.E007",
+                obj="FABRIC_AUTH",
+            )
+        )
+    if cfg.FABRIC_AUTH == "service_principal":
+        for name, fallback in (("FABRIC_TENANT_ID", "TENANT_ID"), ("FABRIC_CLIENT_ID", "CLIENT_ID"),
+                               ("FABRIC_CLIENT_SECRET", "CLIENT_SECRET")):
+            if not (getattr(cfg, name) or getattr(cfg, fallback)):
+                found.append(
+                    Error(
+                        f"{name} (or {fallback}) is not set, and FABRIC_AUTH=service_principal needs it.",
+                        hint="Set the service principal's tenant, client id and secret.",
+                        id="livy.E008",
+                        obj=name,
+                    )
+                )
     return found

@@ -177,7 +177,15 @@ class LivyThrottled(LivyHTTPError):
 
 
 class LivyAuthError(LivyHTTPError):
-    """401/403: the credentials were refused (e.g. an expired Fabric token)."""
+    """401/403: the credentials were refused (e.g. a Fabric token without the right scope)."""
+
+
+class LivySignInRequired(LivyError):
+    """No usable token for the signed-in user: they must sign in again (interactive).
+
+    Raised by delegated token providers when MSAL cannot get a token silently, and by the
+    client for a 401 from a backend whose tokens are the user's own.
+    """
 
 
 # ------------------------------------------------------------------------------ data types
@@ -204,6 +212,8 @@ class LivySession:
     app_info: dict[str, Any] = field(default_factory=dict)
     proxy_user: str | None = None
     log: list[str] = field(default_factory=list)
+    phase: str | None = None
+    phase_error: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -216,9 +226,23 @@ class LivySession:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LivySession:
+        """Read Apache Livy's session object, or Fabric's ``SessionResponse``.
+
+        Fabric may answer with only ``fabricSessionStateInfo`` (``queued``,
+        ``libraryPackaging``, ``acquiringSession``, ``cancelling``, ``cancelled``, ``error``)
+        while it acquires Spark compute: that becomes ``phase`` (and ``phase_error``), and the
+        session counts as ``starting``; an ``error`` or ``cancelled`` phase ends it.
+        """
+        info = body.get("fabricSessionStateInfo") or {}
+        phase = info.get("state")
+        state = body.get("state")
+        if not state:
+            state = {"error": "error", "cancelled": "killed"}.get(phase or "", "starting" if phase else "not_started")
         return cls(
             id=str(body["id"]),
-            state=SessionState(body.get("state") or "not_started"),
+            state=SessionState(state),
+            phase=phase,
+            phase_error=info.get("errorMessage"),
             name=body.get("name"),
             kind=body.get("kind"),
             app_id=body.get("appId"),
@@ -345,15 +369,16 @@ def _retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def build_http_session() -> requests.Session:
-    """A :class:`requests.Session` with the retry rules of this module mounted."""
+def build_http_session(retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> requests.Session:
+    """A :class:`requests.Session` with the retry rules of this module mounted; GETs are
+    retried on ``retry_statuses`` (the backend's: Fabric adds 430)."""
     retry = _CappedRetry(
         total=GET_RETRIES,
         connect=GET_RETRIES,
         read=GET_RETRIES,
         status=GET_RETRIES,
         backoff_factor=BACKOFF_FACTOR,
-        status_forcelist=RETRY_STATUSES,
+        status_forcelist=retry_statuses,
         allowed_methods=frozenset({"GET"}),
         respect_retry_after_header=True,
         raise_on_status=False,
@@ -376,7 +401,7 @@ class LivyClient:
     def __init__(self, backend: LivyBackend, *, timeout: float, http: requests.Session | None = None):
         self.backend = backend
         self.timeout = timeout
-        self.http = http or build_http_session()
+        self.http = http or build_http_session(backend.retry_statuses)
 
     # -- sessions ---------------------------------------------------------------------
     def list_sessions(self, offset: int = 0, size: int = 100) -> list[LivySession]:
@@ -411,6 +436,11 @@ class LivyClient:
     def delete_session(self, session_id: str) -> None:
         """``DELETE /sessions/{id}``: kill the session and its Spark application."""
         self._request("DELETE", f"sessions/{session_id}")
+
+    def reset_session_timeout(self, session_id: str) -> None:
+        """``POST /sessions/{id}/reset-timeout`` (Fabric: answers 204): restart the idle timer
+        after which the service ends the session (20 minutes on Fabric)."""
+        self._request("POST", f"sessions/{session_id}/reset-timeout")
 
     # -- statements -------------------------------------------------------------------
     def submit_statement(self, session_id: str, code: str, kind: str | None = None) -> LivyStatement:
@@ -463,20 +493,25 @@ class LivyClient:
             ) from exc
         return body if isinstance(body, dict) else {"items": body}
 
-    def _error(self, response: requests.Response) -> LivyHTTPError:
+    def _error(self, response: requests.Response) -> LivyError:
         try:
             body: Any = response.json()
         except ValueError:
             body = response.text[:2000]
         detail, request_id = self.backend.error_detail(body)
         status = response.status_code
+        if request_id:
+            detail = f"{detail} (request id {request_id})"
         kwargs = {"status": status, "body": body, "request_id": request_id}
         if status == 404:
             return LivyNotFound(f"Not found on Livy: {detail or response.reason}", **kwargs)
         if status in self.backend.throttle_statuses:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             wait = f" Try again in {retry_after:.0f} s." if retry_after is not None else ""
-            return LivyThrottled(f"Livy is busy (HTTP {status}).{wait}", retry_after=retry_after, **kwargs)
+            what = f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
+            return LivyThrottled(f"Livy is busy ({what}).{wait}", retry_after=retry_after, **kwargs)
+        if status == 401 and self.backend.user_tokens:
+            return LivySignInRequired(f"Your sign-in has expired ({detail or 'HTTP 401'}). Sign in again.")
         if status in (401, 403):
             return LivyAuthError(f"Livy refused the credentials (HTTP {status}): {detail}", **kwargs)
         return LivyHTTPError(f"Livy answered HTTP {status}: {detail or response.reason}", **kwargs)

@@ -48,6 +48,10 @@ class SparkSession(models.Model):
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, default="pyspark")
     state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value, choices=STATE_CHOICES)
+    phase = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Fabric's acquisition phase while the session is set up (queued, libraryPackaging, acquiringSession, ...).",
+    )
     active = models.BooleanField(default=True)
     app_id = models.CharField("Spark application id", max_length=200, blank=True, default="")
     spark_ui_url = models.URLField("Spark UI", max_length=1000, blank=True, default="")
@@ -56,6 +60,7 @@ class SparkSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the state was read from Livy.")
+    kept_alive_at = models.DateTimeField(null=True, blank=True, help_text="Last reset-timeout sent to Livy (Fabric).")
     ended_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

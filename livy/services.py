@@ -58,10 +58,11 @@ def config() -> Any:
     return settings.CONFIG
 
 
-def livy_client(cfg: Any = None) -> LivyClient:
-    """A new client for the configured backend. One per request: nothing is shared."""
+def livy_client(cfg: Any = None, token_provider: Any = None) -> LivyClient:
+    """A new client for the configured backend. One per request: nothing is shared.
+    ``token_provider`` (see :mod:`livy.tokens`) is required for Fabric."""
     cfg = cfg or config()
-    return LivyClient(build_backend(cfg), timeout=cfg.LIVY_REQUESTS_TIMEOUT)
+    return LivyClient(build_backend(cfg, token_provider), timeout=cfg.LIVY_REQUESTS_TIMEOUT)
 
 
 def session_spec(cfg: Any = None) -> SessionSpec:
@@ -131,7 +132,11 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
         try:
             _apply_session(row, client.get_session(row.livy_id))
         except LivyNotFound:
-            _retire(row, SESSION_GONE, state=SessionState.DEAD)
+            if not _in_creation_grace(row, client):
+                _retire(row, SESSION_GONE, state=SessionState.DEAD)
+        except LivyHTTPError as exc:
+            if not (exc.status >= 500 and _in_creation_grace(row, client)):
+                raise
         row.save()
         if row.is_terminal:
             _fail_open_statements(row)
@@ -218,7 +223,11 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
         try:
             _apply_session(session, client.get_session(session.livy_id))
         except LivyNotFound:
-            _retire(session, SESSION_GONE, state=SessionState.DEAD)
+            if not _in_creation_grace(session, client):
+                _retire(session, SESSION_GONE, state=SessionState.DEAD)
+        except LivyHTTPError as exc:
+            if not (exc.status >= 500 and _in_creation_grace(session, client)):
+                raise
         session.save()
 
     if session.is_terminal:
@@ -228,6 +237,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
     _recover_interrupted_submissions(session)
     if session.session_state.is_ready:
         dispatch_queued(session, client=client)
+        keep_alive(session, client=client)
     for stmt in session.statements.filter(livy_id__isnull=False).exclude(state__in=Statement.TERMINAL_STATES):
         try:
             _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
@@ -256,7 +266,34 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
         except (LivyUnavailable, LivyThrottled) as exc:
             log.info("statement %s stays queued: %s", stmt.pk, exc)
         stmt.refresh_from_db()
+        keep_alive(session, client=client)
     return stmt
+
+
+def keep_alive(session: SparkSession, *, client: LivyClient | None = None, cfg: Any = None) -> bool:
+    """Restart the server's idle timer of a ready session (``POST /sessions/{id}/reset-timeout``)
+    if the backend has one (Fabric ends sessions idle for 20 minutes) and the last reset is
+    older than ``LIVY_KEEPALIVE_INTERVAL`` seconds. Returns True when a reset was sent.
+
+    Called when the user runs code, while the page polls, and by the open page's heartbeat,
+    so a session lives as long as its user is active. Errors other than the session being
+    gone are left to the caller.
+    """
+    cfg = cfg or config()
+    client = client or livy_client(cfg)
+    if not (client.backend.supports_reset_timeout and session.livy_id and session.session_state.is_ready):
+        return False
+    threshold = timezone.now() - timedelta(seconds=cfg.LIVY_KEEPALIVE_INTERVAL)
+    claimed = SparkSession.objects.filter(pk=session.pk).filter(
+        Q(kept_alive_at__isnull=True) | Q(kept_alive_at__lte=threshold)
+    ).update(kept_alive_at=timezone.now())
+    if not claimed:
+        return False
+    try:
+        client.reset_session_timeout(session.livy_id)
+    except LivyNotFound:
+        return False
+    return True
 
 
 def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) -> int:
@@ -357,9 +394,20 @@ def _claim_refresh(session: SparkSession) -> bool:
     return bool(claimed)
 
 
+def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
+    """True while a just-created session may still be invisible to its server (Fabric)."""
+    if not client.backend.early_errors_expected:
+        return False
+    age = (timezone.now() - row.created_at).total_seconds()
+    return age < config().LIVY_SESSION_CREATE_GRACE
+
+
 def _apply_session(row: SparkSession, livy: LivySession) -> None:
     row.livy_id = livy.id
     row.state = livy.state.value
+    row.phase = livy.phase or ""
+    if livy.phase_error and not row.error_message:
+        row.error_message = livy.phase_error
     row.app_id = livy.app_id or row.app_id
     row.spark_ui_url = livy.spark_ui_url or row.spark_ui_url
     row.driver_log_url = livy.driver_log_url or row.driver_log_url

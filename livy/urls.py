@@ -15,5 +15,6 @@ urlpatterns = [
     path("sessions/<int:pk>/live/", views.live, name="live"),
     path("sessions/<int:pk>/log/", views.session_log, name="session_log"),
     path("sessions/<int:pk>/stop/", views.stop_session, name="stop_session"),
+    path("sessions/<int:pk>/keepalive/", views.keep_alive, name="keep_alive"),
     path("statements/<int:pk>/cancel/", views.cancel_statement, name="cancel_statement"),
 ]

@@ -14,10 +14,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from livy import services
-from livy.client import LivyError
+import logging
+from functools import wraps
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.urls import reverse
+
+from livy import services, tokens
+from livy.client import LivyClient, LivyError, LivySignInRequired
 from livy.forms import RunForm
 from livy.models import SparkSession
+
+log = logging.getLogger(__name__)
 
 #: Lines of the Livy session log shown on the log page.
 LOG_LINES = 200
@@ -25,6 +34,51 @@ LOG_LINES = 200
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def _client(request: HttpRequest) -> LivyClient:
+    """This request's Livy client, with the user's token provider (Fabric)."""
+    cfg = settings.CONFIG
+    return services.livy_client(cfg, tokens.token_provider_for(request.session, cfg))
+
+
+def _sign_in_again(request: HttpRequest) -> HttpResponse:
+    """Send the user through Entra sign-in and back to the page they were on. The code in
+    the editor is kept by the page itself (notebook.js keeps the draft in the browser)."""
+    page = urlsplit(request.headers.get("HX-Current-URL", "")).path or (
+        request.path if request.method == "GET" and not _is_htmx(request) else reverse("livy:notebook")
+    )
+    target = reverse("entra_login") if settings.CONFIG.entra_enabled else reverse("login")
+    url = f"{target}?{urlencode({'next': page})}"
+    if _is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def signs_in_again(view):
+    """Turn :class:`LivySignInRequired` (expired, unrefreshable token) into a sign-in round trip."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except LivySignInRequired:
+            return _sign_in_again(request)
+
+    return wrapper
+
+
+def _attempt(notices: list[str], prefix: str, call, *args, **kwargs):
+    """Run a service call; a Livy failure becomes a notice (sign-in expiry propagates)."""
+    try:
+        return call(*args, **kwargs)
+    except LivySignInRequired:
+        raise
+    except LivyError as exc:
+        notices.append(f"{prefix}{exc}")
+        return None
 
 
 def _live(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> HttpResponse:
@@ -51,38 +105,37 @@ def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: 
     )
 
 
-def _refreshed(session: SparkSession | None, notices: list[str]) -> SparkSession | None:
-    if session is None:
-        return None
-    try:
-        services.refresh(session)
-    except LivyError as exc:
-        notices.append(str(exc))
+def _refreshed(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> SparkSession | None:
+    if session is not None:
+        _attempt(notices, "", services.refresh, session, client=_client(request))
     return session
 
 
 @login_required
 @require_GET
+@signs_in_again
 def notebook(request: HttpRequest) -> HttpResponse:
     """The notebook: the user's active session, its statements, and the code editor."""
     notices: list[str] = []
-    _refreshed(services.active_session(request.user), notices)
+    _refreshed(request, services.active_session(request.user), notices)
     return _notebook(request, notices)
 
 
 @login_required
 @require_GET
+@signs_in_again
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     """The ``#live`` fragment the page polls while something runs."""
     session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
     notices: list[str] = []
-    _refreshed(session, notices)
+    _refreshed(request, session, notices)
     return _live(request, session, notices)
 
 
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
+@signs_in_again
 def run(request: HttpRequest) -> HttpResponse:
     """Run the posted code in the user's session (started if needed, queued while starting)."""
     form = RunForm(request.POST)
@@ -90,10 +143,8 @@ def run(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         notices.extend(err for errs in form.errors.values() for err in errs)
     else:
-        try:
-            services.submit(request.user, form.cleaned_data["code"])
-        except LivyError as exc:
-            notices.append(f"Your code was not run: {exc}")
+        _attempt(notices, "Your code was not run: ", services.submit, request.user, form.cleaned_data["code"],
+                 client=_client(request))
     if _is_htmx(request):
         return _live(request, services.active_session(request.user), notices)
     if notices:
@@ -104,13 +155,12 @@ def run(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.add_sparksession", raise_exception=True)
+@signs_in_again
 def start_session(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the user's session without running anything."""
     notices: list[str] = []
-    try:
-        services.ensure_session(request.user)
-    except LivyError as exc:
-        notices.append(f"The session could not be started: {exc}")
+    _attempt(notices, "The session could not be started: ", services.ensure_session, request.user,
+             client=_client(request))
     if _is_htmx(request):
         return _live(request, services.active_session(request.user), notices)
     for notice in notices:
@@ -120,16 +170,14 @@ def start_session(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@signs_in_again
 def stop_session(request: HttpRequest, pk: int) -> HttpResponse:
     """Stop a session: its owner, or a user with ``livy.stop_any_session``."""
     session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
     if not services.can_stop(request.user, session):
         return HttpResponse("You may not stop this session.", status=403)
     notices: list[str] = []
-    try:
-        services.stop_session(session)
-    except LivyError as exc:
-        notices.append(f"The session could not be stopped: {exc}")
+    _attempt(notices, "The session could not be stopped: ", services.stop_session, session, client=_client(request))
     if _is_htmx(request):
         return _live(request, session, notices)
     for notice in notices:
@@ -139,16 +187,14 @@ def stop_session(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@signs_in_again
 def cancel_statement(request: HttpRequest, pk: int) -> HttpResponse:
     """Cancel a statement: its author, the session's owner, or ``livy.stop_any_session``."""
     stmt = get_object_or_404(services.statements_visible_to(request.user), pk=pk)
     if not (stmt.author_id == request.user.pk or services.can_stop(request.user, stmt.session)):
         return HttpResponse("You may not cancel this statement.", status=403)
     notices: list[str] = []
-    try:
-        services.cancel(stmt)
-    except LivyError as exc:
-        notices.append(f"The statement could not be cancelled: {exc}")
+    _attempt(notices, "The statement could not be cancelled: ", services.cancel, stmt, client=_client(request))
     if _is_htmx(request):
         return _live(request, stmt.session, notices)
     for notice in notices:
@@ -169,11 +215,12 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
+@signs_in_again
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One session and all its statements (the history view)."""
     session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
     notices: list[str] = []
-    _refreshed(session, notices)
+    _refreshed(request, session, notices)
     return render(
         request,
         "livy/session_detail.html",
@@ -187,6 +234,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@signs_in_again
 def session_log(request: HttpRequest, pk: int) -> HttpResponse:
     """The last :data:`LOG_LINES` lines of the session's Livy log (while Livy still has it)."""
     session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
@@ -195,8 +243,20 @@ def session_log(request: HttpRequest, pk: int) -> HttpResponse:
     if not session.livy_id:
         notices.append("This session never reached Livy, so there is no log.")
     else:
-        try:
-            lines = services.session_log_tail(session, LOG_LINES)
-        except LivyError as exc:
-            notices.append(f"The log could not be read: {exc}")
+        lines = _attempt(notices, "The log could not be read: ", services.session_log_tail, session, LOG_LINES,
+                         client=_client(request)) or []
     return render(request, "livy/session_log.html", {"session": session, "lines": lines, "notices": notices})
+
+
+@login_required
+@require_POST
+@signs_in_again
+def keep_alive(request: HttpRequest, pk: int) -> HttpResponse:
+    """Heartbeat of an open notebook page: keeps the owner's session from timing out on
+    servers that end idle sessions (Fabric). Answers 204; a failure is logged, not shown."""
+    session = get_object_or_404(SparkSession.objects.filter(owner=request.user, active=True), pk=pk)
+    notices: list[str] = []
+    _attempt(notices, "", services.keep_alive, session, client=_client(request))
+    if notices:
+        log.info("keep-alive of session %s failed: %s", session.pk, notices[0])
+    return HttpResponse(status=204)

@@ -169,11 +169,33 @@ class AppConfig(BaseSettings):
     LIVY_POLL_INTERVAL: PositiveFloat = Field(
         1.0, description="How often the page asks for updates while something runs, in seconds."
     )
+    LIVY_KEEPALIVE_INTERVAL: PositiveFloat = Field(
+        300.0,
+        description="Fabric: seconds between reset-timeout calls while the user has the page open (Fabric ends sessions idle for 20 minutes).",
+    )
+    LIVY_SESSION_CREATE_GRACE: float = Field(
+        60.0,
+        ge=0,
+        description="Fabric: seconds after creating a session during which a 404 or 5xx for it is taken as 'still being set up'.",
+    )
     LIVY_REFRESH_MIN_INTERVAL: float = Field(
         0.5,
         ge=0,
         description="Minimum seconds between two Livy refreshes of the same session, whatever the number of open tabs.",
     )
+
+    # --- Fabric -----------------------------------------------------------------------------
+    FABRIC_AUTH: Literal["delegated", "service_principal"] = Field(
+        "delegated",
+        description="Whose token calls Fabric: delegated (the signed-in user) or service_principal (one app identity).",
+    )
+    FABRIC_SCOPES: CommaList = Field(
+        ["https://api.fabric.microsoft.com/.default"],
+        description="Comma-separated scopes of the Fabric access token.",
+    )
+    FABRIC_TENANT_ID: str = Field("", description="Service principal only: its tenant (default TENANT_ID).")
+    FABRIC_CLIENT_ID: str = Field("", description="Service principal only: its client id (default CLIENT_ID).")
+    FABRIC_CLIENT_SECRET: str = Field("", description="Service principal only: its secret (default CLIENT_SECRET).")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]
@@ -208,7 +230,7 @@ class AppConfig(BaseSettings):
         return bool(self.TENANT_ID and self.CLIENT_ID)
 
 
-_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET"}
+_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET", "FABRIC_CLIENT_SECRET"}
 
 
 @dataclass(frozen=True)

@@ -25,3 +25,21 @@ def state_class(state: str) -> str:
     if state in ("killed", "cancelled", "success"):
         return "badge-ended"
     return "badge-waiting"
+
+
+#: Fabric's session acquisition phases (``fabricSessionStateInfo.state``), as users read them.
+FABRIC_PHASES = {
+    "queued": "queued: waiting for Spark capacity",
+    "libraryPackaging": "installing the environment's libraries",
+    "acquiringSession": "acquiring Spark compute",
+    "cancelling": "cancelling",
+    "cancelled": "cancelled",
+    "error": "failed to start",
+    "unknown": "starting",
+}
+
+
+@register.filter
+def fabric_phase(phase: str) -> str:
+    """Readable text of a Fabric acquisition phase (unknown phases are shown as they are)."""
+    return FABRIC_PHASES.get(phase, phase)

@@ -64,6 +64,7 @@ MATRIX = {
     "livy:live": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "livy:session_log": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "livy:stop_session": ("post", "session", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
+    "livy:keep_alive": ("post", "session", dict(anonymous=LOGIN, viewer=404, editor=204, other=404, admin=404)),
     "livy:cancel_statement": ("post", "statement", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
     "login": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     "logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
