@@ -106,6 +106,20 @@ def _has_group_overage(claims: dict[str, Any], attribute: str) -> bool:
 class EntraAuthHandler(AuthHandler):
     """django-azure-auth's handler with safe Graph calls and group sync (see module doc)."""
 
+    @property
+    def cache(self):
+        """The MSAL token cache, read from the session once per handler.
+
+        The library's property deserializes the session's copy on every access, which resets
+        MSAL's ``has_state_changed``: tokens just obtained (a second sign-in, a silent
+        refresh) were then never saved back. Reading once keeps them.
+        """
+        if not getattr(self, "_cache_loaded", False):
+            if serialized := self.request.session.get("token_cache"):
+                self._cache.deserialize(serialized)
+            self._cache_loaded = True
+        return self._cache
+
     def _get_azure_user(self, token: str, fields: dict | None = None) -> dict[str, Any]:
         params = {"$select": ",".join(fields)} if fields else None
         return _graph_get(self.graph_user_endpoint, token, params)

@@ -35,6 +35,7 @@ from livy.client import (
     LivyHTTPError,
     LivyNotFound,
     LivySession,
+    LivySignInRequired,
     LivyStatement,
     LivyThrottled,
     LivyUnavailable,
@@ -254,11 +255,20 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
     by a later :func:`refresh` once it is; if Livy is unreachable or throttling at that
     moment it stays queued and the next refresh sends it. Raises :class:`LivyError` only
-    when no session could be had (nothing is saved then; the caller keeps the code).
+    when no session could be had (nothing is saved then; the caller keeps the code), and
+    :class:`LivySignInRequired` when the user's token has run out (the statement is kept
+    queued on their live session, if they have one).
     """
     cfg = cfg or config()
     client = client or livy_client(cfg)
-    session = ensure_session(user, client=client, cfg=cfg)
+    try:
+        session = ensure_session(user, client=client, cfg=cfg)
+    except LivySignInRequired:
+        # Keep the code queued on the live session; it is sent once the user is back.
+        row = active_session(user, cfg)
+        if row is not None and not row.is_terminal:
+            Statement.objects.create(session=row, author=user, code=code, kind=row.kind)
+        raise
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=session.kind)
     if session.session_state.is_ready:
         try:

@@ -61,12 +61,15 @@ class FakeEntra:
         self.refresh_tokens: dict[str, EntraUser] = {}
         self.access_tokens: dict[str, EntraUser] = {}
         self.issued_access_tokens: list[str] = []
+        self.token_scopes: dict[str, str] = {}  # access token -> scope it was issued for
+        self.revoked: set[str] = set()  # access tokens the resource servers now refuse
         self.graph_down = False
         self.refresh_error: str | None = None  # e.g. "invalid_grant" to fail silent refreshes
         self.member_page_size = 2
         authority = f"{LOGIN}/{tenant}"
         mock.add(responses.GET, f"{authority}/v2.0/.well-known/openid-configuration", json=self.openid_configuration())
         mock.add_callback(responses.POST, f"{authority}/oauth2/v2.0/token", callback=self._token)
+        mock.add(responses.GET, f"{LOGIN}/common/discovery/instance", json=self.instance_discovery())
         mock.add_callback(responses.GET, f"{GRAPH}/me", callback=self._me)
         mock.add_callback(responses.GET, f"{GRAPH}/me/memberOf", callback=self._member_of)
 
@@ -97,6 +100,22 @@ class FakeEntra:
             "cloud_graph_host_name": "graph.windows.net",
             "msgraph_host": "graph.microsoft.com",
             "rbac_url": "https://pas.windows.net",
+        }
+
+    def instance_discovery(self) -> dict:
+        """``/common/discovery/instance`` (api-version 1.1): the public cloud's host aliases,
+        which MSAL reads to find cached tokens across equivalent authorities."""
+        return {
+            "tenant_discovery_endpoint": f"{LOGIN}/{self.tenant}/v2.0/.well-known/openid-configuration",
+            "api-version": "1.1",
+            "metadata": [
+                {"preferred_network": "login.microsoftonline.com", "preferred_cache": "login.windows.net",
+                 "aliases": ["login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net"]},
+                {"preferred_network": "login.partner.microsoftonline.cn", "preferred_cache": "login.partner.microsoftonline.cn",
+                 "aliases": ["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"]},
+                {"preferred_network": "login.microsoftonline.us", "preferred_cache": "login.microsoftonline.us",
+                 "aliases": ["login.microsoftonline.us", "login.usgovcloudapi.net"]},
+            ],
         }
 
     # ------------------------------------------------------------------ browser side
@@ -149,6 +168,7 @@ class FakeEntra:
         access = "eyJ0eXAiOiJKV1QiLCJub25jZSI6ImZha2UifQ." + secrets.token_urlsafe(48)
         refresh = "0.AXoA" + secrets.token_urlsafe(64)
         self.access_tokens[access] = user
+        self.token_scopes[access] = scope
         self.issued_access_tokens.append(access)
         self.refresh_tokens[refresh] = user
         body = {
@@ -192,6 +212,7 @@ class FakeEntra:
         if form["grant_type"] == "client_credentials":
             access = "eyJ0eXAiOiJKV1QiLCJhcHAiOnRydWV9." + secrets.token_urlsafe(48)
             self.issued_access_tokens.append(access)
+            self.token_scopes[access] = form.get("scope", "")
             return 200, {}, json.dumps({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                                         "access_token": access})
         return 400, {}, json.dumps({"error": "unsupported_grant_type"})
@@ -236,3 +257,34 @@ class FakeEntra:
         if start + self.member_page_size < len(user.groups):
             body["@odata.nextLink"] = f"{GRAPH}/me/memberOf?$select=id&$skiptoken={start + self.member_page_size}"
         return 200, {}, json.dumps(body)
+
+
+    def valid_for(self, token: str, resource: str) -> bool:
+        """True if ``token`` was issued here for a scope of ``resource`` and not revoked."""
+        return resource in self.token_scopes.get(token, "") and token not in self.revoked
+
+
+ADMINS_GID = "5a0f4b6e-0001-4000-8000-000000000001"
+EDITORS_GID = "5a0f4b6e-0002-4000-8000-000000000002"
+VIEWERS_GID = "5a0f4b6e-0003-4000-8000-000000000003"
+ROLES = {ADMINS_GID: ["Administrators", "Editors"], EDITORS_GID: "Editors", VIEWERS_GID: "Viewers"}
+
+
+def configure_entra(settings, **overrides) -> None:
+    """Point the app at the fake tenant (pytest-django ``settings`` fixture)."""
+    from myapp.config import azure_auth_settings
+
+    values = {"TENANT_ID": TENANT, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": "s3cr3t~value", "ROLES": ROLES,
+              "ENTRA_GROUP_ATTRIBUTE": "groups"}
+    values.update(overrides)
+    settings.CONFIG = settings.CONFIG.model_copy(update=values)
+    settings.AZURE_AUTH = azure_auth_settings(settings.CONFIG)
+
+
+def entra_sign_in(client, entra: FakeEntra, user: EntraUser, next_url: str = "/"):
+    """The whole browser round trip through the app's Entra endpoints, with Django's test client."""
+    from django.urls import reverse
+
+    start = client.get(reverse("entra_login"), {"next": next_url})
+    assert start.status_code == 302, start
+    return client.get(reverse("entra_callback"), entra.authorize(start["Location"], user))

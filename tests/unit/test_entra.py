@@ -15,24 +15,11 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.urls import reverse
 
-from myapp.config import azure_auth_settings
-from tests.fakes_entra import CLIENT_ID, TENANT, EntraUser, FakeEntra
+from tests.fakes_entra import ADMINS_GID, CLIENT_ID, EDITORS_GID, TENANT, VIEWERS_GID, EntraUser, FakeEntra
+from tests.fakes_entra import configure_entra as configure
+from tests.fakes_entra import entra_sign_in as sign_in
 
 pytestmark = pytest.mark.django_db
-
-ADMINS_GID = "5a0f4b6e-0001-4000-8000-000000000001"
-EDITORS_GID = "5a0f4b6e-0002-4000-8000-000000000002"
-VIEWERS_GID = "5a0f4b6e-0003-4000-8000-000000000003"
-ROLES = {ADMINS_GID: ["Administrators", "Editors"], EDITORS_GID: "Editors", VIEWERS_GID: "Viewers"}
-
-
-def configure(settings, **overrides):
-    values = {"TENANT_ID": TENANT, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": "s3cr3t~value", "ROLES": ROLES,
-              "ENTRA_GROUP_ATTRIBUTE": "groups"}
-    values.update(overrides)
-    settings.CONFIG = settings.CONFIG.model_copy(update=values)
-    settings.AZURE_AUTH = azure_auth_settings(settings.CONFIG)
-
 
 @pytest.fixture
 def entra(settings):
@@ -40,12 +27,6 @@ def entra(settings):
     call_command("setup_roles", verbosity=0)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield FakeEntra(mock)
-
-
-def sign_in(client, entra, user, next_url="/"):
-    start = client.get(reverse("entra_login"), {"next": next_url})
-    assert start.status_code == 302
-    return client.get(reverse("entra_callback"), entra.authorize(start["Location"], user))
 
 
 def groups_of(username):
@@ -255,3 +236,12 @@ def test_superuser_signs_in_to_admin_with_password_while_entra_is_configured(cli
     response = client.post("/admin/login/?next=/admin/", {"username": "root", "password": "a-long-local-password"})
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+def test_second_sign_in_saves_its_new_tokens(client, entra):
+    """django-azure-auth re-read the session's cache on each access and dropped new tokens."""
+    sign_in(client, entra, EntraUser(groups=[EDITORS_GID]))
+    first = client.session["token_cache"]
+    sign_in(client, entra, EntraUser(groups=[EDITORS_GID]))
+    second = client.session["token_cache"]
+    assert second != first and entra.issued_access_tokens[-1] in second
