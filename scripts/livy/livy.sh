@@ -196,7 +196,7 @@ cmd_assemble() {
   local t0=$SECONDS new="$LIVY_DIR/home.new"
   # A failed run leaves no half-assembled folder behind (downloads stay in ~/.m2 and the venv).
   trap 'rm -rf "$LIVY_DIR/home.new" "$LIVY_DIR/dist.tmp"' EXIT
-  assemble_venv
+  # Jars first: when no Livy distribution can be had, fail before downloading pyspark.
   rm -rf "$new"
   if [[ -n "${LIVY_DIST:-}" ]]; then
     assemble_jars_dist "$new"
@@ -204,6 +204,7 @@ cmd_assemble() {
     assemble_jars_maven "$new"
   fi
   check_jars "$new"
+  assemble_venv
   rm -rf "$LIVY_HOME_DIR" "$LIVY_DIR/maven-target"
   mv "$new" "$LIVY_HOME_DIR"
   assembly_key >"$STAMP"
