@@ -1,5 +1,5 @@
 # Entry points; each target's script does its own set-up, so any of them works on a fresh clone.
-.PHONY: run test unit check livy-up livy-down livy-status livy-logs
+.PHONY: run test unit check livy-up livy-down livy-status livy-logs bench
 
 run:            ## set up and serve the app on http://localhost:5000 with a local Apache Livy
 	scripts/run.sh
@@ -24,3 +24,6 @@ livy-status:    ## is the local Apache Livy running?
 
 livy-logs:      ## last lines of the local Apache Livy's log
 	scripts/livy/livy.sh logs
+
+bench:          ## figures for the poll endpoint and the notebook page (Livy faked, app cost only)
+	scripts/bootstrap.sh --dev && .venv/bin/python benchmarks/bench_poll.py

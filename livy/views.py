@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -206,7 +207,7 @@ def cancel_statement(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def session_list(request: HttpRequest) -> HttpResponse:
     """The sessions the user may see, newest first, 25 a page."""
-    qs = services.sessions_visible_to(request.user)
+    qs = services.sessions_visible_to(request.user).annotate(statement_count=Count("statements"))
     if request.GET.get("mine") == "1":
         qs = qs.filter(owner=request.user)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))

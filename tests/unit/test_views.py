@@ -216,3 +216,12 @@ def test_session_log_page(as_editor, editor, livy_api):
     livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 2, "log": ["stdout: ", "INFO SparkContext: <ready>"]})
     body = as_editor.get(reverse("livy:session_log", args=[session.pk])).content.decode()
     assert "INFO SparkContext: &lt;ready&gt;" in body
+
+
+def test_session_list_queries_do_not_grow_with_sessions(as_editor, editor, django_assert_max_num_queries):
+    for i in range(30):
+        s = _session(editor, livy_id=str(100 + i), name=f"s{i}", state="dead", active=False)
+        Statement.objects.create(session=s, author=editor, code="x", state="available")
+    with django_assert_max_num_queries(8):
+        body = as_editor.get(reverse("livy:session_list")).content.decode()
+    assert body.count("<tr>") == 26  # header + 25 a page
