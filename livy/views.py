@@ -207,7 +207,9 @@ def cancel_statement(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def session_list(request: HttpRequest) -> HttpResponse:
     """The sessions the user may see, newest first, 25 a page."""
-    qs = services.sessions_visible_to(request.user).annotate(statement_count=Count("statements"))
+    qs = services.sessions_visible_to(request.user).annotate(statement_count=Count("statements")).order_by(
+        "-created_at", "-pk"
+    )
     if request.GET.get("mine") == "1":
         qs = qs.filter(owner=request.user)
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
