@@ -130,15 +130,7 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
     row = active_session(user, cfg)
     if row is not None and row.livy_id and not row.is_terminal:
         # Health check: Livy may have ended the session (timeout, restart) since last seen.
-        try:
-            _apply_session(row, client.get_session(row.livy_id))
-        except LivyNotFound:
-            if not _in_creation_grace(row, client):
-                _retire(row, SESSION_GONE, state=SessionState.DEAD)
-        except LivyHTTPError as exc:
-            if not (exc.status >= 500 and _in_creation_grace(row, client)):
-                raise
-        row.save()
+        _sync_session(row, client)
         if row.is_terminal:
             _fail_open_statements(row)
     if row is not None and not row.is_terminal:
@@ -221,15 +213,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
 
     client = client or livy_client()
     if session.livy_id and not session.is_terminal:
-        try:
-            _apply_session(session, client.get_session(session.livy_id))
-        except LivyNotFound:
-            if not _in_creation_grace(session, client):
-                _retire(session, SESSION_GONE, state=SessionState.DEAD)
-        except LivyHTTPError as exc:
-            if not (exc.status >= 500 and _in_creation_grace(session, client)):
-                raise
-        session.save()
+        _sync_session(session, client)
 
     if session.is_terminal:
         _fail_open_statements(session)
@@ -402,6 +386,21 @@ def _claim_refresh(session: SparkSession) -> bool:
     if claimed:
         session.refreshed_at = now
     return bool(claimed)
+
+
+def _sync_session(row: SparkSession, client: LivyClient) -> None:
+    """Read the session from Livy into ``row`` and save it. A session Livy no longer knows
+    becomes ``dead``, unless it was just created on a server that is slow to show new
+    sessions (then a 404 or 5xx is ignored for ``LIVY_SESSION_CREATE_GRACE`` seconds)."""
+    try:
+        _apply_session(row, client.get_session(row.livy_id))
+    except LivyNotFound:
+        if not _in_creation_grace(row, client):
+            _retire(row, SESSION_GONE, state=SessionState.DEAD)
+    except LivyHTTPError as exc:
+        if not (exc.status >= 500 and _in_creation_grace(row, client)):
+            raise
+    row.save()
 
 
 def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
