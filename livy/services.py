@@ -494,3 +494,22 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient | 
     client = client or livy_client()
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines
+
+
+def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
+    """Active sessions with no activity since ``cutoff`` (a datetime): not created, run in,
+    finished in or kept alive after it."""
+    from django.db.models import Max
+    from django.db.models.functions import Coalesce, Greatest
+
+    return (
+        SparkSession.objects.filter(active=True)
+        .annotate(
+            last_statement=Coalesce(Max("statements__created_at"), "created_at"),
+            last_completed=Coalesce(Max("statements__completed_at"), "created_at"),
+            last_keepalive=Coalesce("kept_alive_at", "created_at"),
+        )
+        .annotate(last_activity=Greatest("created_at", "last_statement", "last_completed", "last_keepalive"))
+        .filter(last_activity__lt=cutoff)
+        .select_related("owner")
+    )
