@@ -48,6 +48,10 @@ class LivyBackend:
         POST/DELETE when ``livy.server.csrf-protection.enabled`` is on and ignores otherwise."""
         return {"X-Requested-By": "livy-web"}
 
+    def token_rejected(self) -> bool:
+        """The server refused our token (401). Return True if a fresh one may be tried."""
+        return False
+
     def page_params(self, offset: int, size: int) -> dict[str, int]:
         """Query parameters of a page of ``GET /sessions`` (Apache: ``from`` and ``size``)."""
         return {"from": offset, "size": size}
@@ -118,6 +122,11 @@ class FabricLivyBackend(LivyBackend):
         """``Authorization: Bearer <token>``; raises :class:`livy.client.LivySignInRequired`
         when the provider cannot get a token without the user."""
         return {"Authorization": f"Bearer {self.token_provider.access_token()}"}
+
+    def token_rejected(self) -> bool:
+        """Have the provider drop the refused token and redeem a fresh one next time (once)."""
+        rejected = getattr(self.token_provider, "token_rejected", None)
+        return bool(rejected and rejected())
 
     def page_params(self, offset: int, size: int) -> dict[str, int]:
         return {"$top": size, "$skip": offset}

@@ -23,8 +23,10 @@ bodies) belongs to a :class:`livy.backends.LivyBackend`, never to branches here.
 Retries: idempotent GETs are retried by urllib3's :class:`~urllib3.util.Retry` on connection
 errors and on 429/502/503/504, with exponential backoff that honours ``Retry-After`` (up to
 :data:`RETRY_AFTER_CAP` seconds, past which the 429 reaches the caller as
-:class:`LivyThrottled`). POSTs and DELETEs are retried only when the connection could not be
-made at all (the request never reached Livy), so nothing is ever created twice.
+:class:`LivyThrottled`); a read timeout is not retried. POSTs and DELETEs are retried only
+when the connection could not be made at all (the request never reached Livy); when one may
+have reached Livy without an answer, :class:`LivyOutcomeUnknown` says so, and nothing is
+ever created twice.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util import Retry
 
 if TYPE_CHECKING:
@@ -51,7 +53,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_CAP = 5.0
 #: Retries of a GET (connection errors and retryable statuses together).
 GET_RETRIES = 3
-#: Backoff factor of urllib3's Retry: sleeps of 0.5 s, 1 s, 2 s between attempts.
+#: Backoff factor of urllib3's Retry: sleeps of 0 s, 1 s, 2 s between attempts (urllib3 2.x
+#: does not sleep before the first retry).
 BACKOFF_FACTOR = 0.5
 #: Status codes after which a GET is tried again (Livy behind a gateway, Fabric throttling).
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -148,6 +151,12 @@ class LivyError(Exception):
 
 class LivyUnavailable(LivyError):
     """Livy could not be reached: connection refused, DNS failure, or a timeout."""
+
+
+class LivyOutcomeUnknown(LivyUnavailable):
+    """A request that changes something (POST, DELETE) reached Livy, or may have, but no
+    answer came back (read timeout, dropped connection): it may or may not have been
+    carried out. Never resend blindly: look first (see ``livy.services``)."""
 
 
 class LivyHTTPError(LivyError):
@@ -343,9 +352,14 @@ class SessionSpec:
 # ---------------------------------------------------------------------------------- client
 class _CappedRetry(Retry):
     """urllib3 Retry that gives up (returning the response) when Retry-After is longer than
-    :data:`RETRY_AFTER_CAP`, so a web request never sleeps for minutes on a throttled call."""
+    :data:`RETRY_AFTER_CAP`, so a web request never sleeps for minutes on a throttled call,
+    and that does not retry read timeouts."""
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
+        if isinstance(error, ReadTimeoutError):
+            # Livy took the request and stayed silent for a whole timeout: say so now rather
+            # than after four timeouts. (Dropped connections are still retried.)
+            raise error
         if response is not None:
             wait = self.get_retry_after(response)
             if wait is not None and wait > RETRY_AFTER_CAP:
@@ -367,6 +381,23 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection itself failed (refused, DNS, connect timeout), so the request
+    cannot have reached the server; False when it may have (read timeout, reset after send)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (NewConnectionError, ConnectTimeoutError, requests.ConnectTimeout)):
+            return True
+        if isinstance(current, BaseException):
+            stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
+    return False
 
 
 def build_http_session(retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> requests.Session:
@@ -468,16 +499,13 @@ class LivyClient:
 
     # -- plumbing ---------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 401 and self.backend.user_tokens and self.backend.token_rejected():
+            # A token the cache still holds was refused (revoked, or a claims challenge):
+            # it was dropped; one more try with a freshly redeemed one. The request was not
+            # processed, so even a POST may be sent again.
+            response = self._send(method, path, **kwargs)
         url = self.backend.url(path)
-        headers = {"Accept": "application/json", **self.backend.auth_headers()}
-        try:
-            response = self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.Timeout as exc:
-            raise LivyUnavailable(
-                f"Livy at {self.backend.display_url} did not answer within {self.timeout:g} s."
-            ) from exc
-        except (requests.ConnectionError, requests.exceptions.RetryError) as exc:
-            raise LivyUnavailable(f"Livy at {self.backend.display_url} cannot be reached.") from exc
         log.debug("%s %s -> %s", method, url, response.status_code)
         if response.status_code >= 400:
             raise self._error(response)
@@ -492,6 +520,25 @@ class LivyClient:
                 body=response.text[:2000],
             ) from exc
         return body if isinstance(body, dict) else {"items": body}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange (with urllib3's retries for GETs), failures mapped to LivyError."""
+        url = self.backend.url(path)
+        where = self.backend.display_url
+        try:
+            headers = {"Accept": "application/json", **self.backend.auth_headers()}
+            return self.http.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except LivyError:
+            raise
+        except requests.RequestException as exc:
+            if method != "GET" and not _never_sent(exc):
+                raise LivyOutcomeUnknown(
+                    f"Livy at {where} did not confirm the request ({type(exc).__name__}); "
+                    "it may or may not have been carried out."
+                ) from exc
+            if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
+                raise LivyUnavailable(f"Livy at {where} did not answer within {self.timeout:g} s.") from exc
+            raise LivyUnavailable(f"Livy at {where} cannot be reached.") from exc
 
     def _error(self, response: requests.Response) -> LivyError:
         try:

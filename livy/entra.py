@@ -4,7 +4,8 @@ MSAL's auth code flow with PKCE and keeps the MSAL token cache in the Django ses
 What this module adds to the library:
 
 * group sync that never strips a user's groups because a claim is missing, and that reads
-  memberships from Microsoft Graph (``GRAPH_MEMBER_ENDPOINT``, following ``@odata.nextLink``)
+  memberships from Microsoft Graph (``GRAPH_MEMBER_ENDPOINT``, ``/me/transitiveMemberOf`` by
+  default, like the claim, following ``@odata.nextLink``)
   when the ID token signals *group overage* (``_claim_names``/``_claim_sources`` instead of a
   ``groups`` claim: more than 200 groups, per "Groups overage claim" in Microsoft's ID token
   claims reference);
@@ -78,8 +79,9 @@ def _graph_get(url: str, access_token: str, params: dict[str, str] | None = None
 
 
 def fetch_member_group_ids(access_token: str) -> set[str]:
-    """Object ids of the directory objects the user is a direct member of, from
-    ``GRAPH_MEMBER_ENDPOINT`` (``/me/memberOf``), following ``@odata.nextLink`` pages.
+    """Object ids of the directory objects the user is a member of, from
+    ``GRAPH_MEMBER_ENDPOINT`` (``/me/transitiveMemberOf``: nested groups count, as in the
+    ``groups`` claim), following ``@odata.nextLink`` pages.
 
     Raises :class:`EntraSignInError` if Graph cannot be read or the pages do not end within
     :data:`GRAPH_MAX_PAGES`.

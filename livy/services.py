@@ -34,6 +34,7 @@ from livy.client import (
     LivyError,
     LivyHTTPError,
     LivyNotFound,
+    LivyOutcomeUnknown,
     LivySession,
     LivySignInRequired,
     LivyStatement,
@@ -47,9 +48,9 @@ from livy.models import SparkSession, Statement
 
 log = logging.getLogger(__name__)
 
-#: A statement stuck in ``submitting`` this long (seconds, on top of the request timeout) was
-#: interrupted mid-send (the process died): it is marked failed rather than sent twice.
-SUBMIT_GRACE_SECONDS = 60
+#: A statement still ``submitting`` this long (seconds, on top of the request timeout) got no
+#: answer or was interrupted mid-send: it is reconciled with Livy's list of statements.
+SUBMIT_GRACE_SECONDS = 5
 #: Shown when Livy answers 404 for a session we still had as alive.
 SESSION_GONE = "Livy no longer knows this session: it was stopped, timed out or Livy restarted."
 
@@ -128,9 +129,12 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
     cfg = cfg or config()
     client = client or livy_client(cfg)
     row = active_session(user, cfg)
-    if row is not None and row.livy_id and not row.is_terminal:
-        # Health check: Livy may have ended the session (timeout, restart) since last seen.
-        _sync_session(row, client)
+    if row is not None and not row.is_terminal:
+        if row.livy_id:
+            # Health check: Livy may have ended the session (timeout, restart) since last seen.
+            _sync_session(row, client)
+        else:
+            _close_if_start_abandoned(row)
         if row.is_terminal:
             _fail_open_statements(row)
     if row is not None and not row.is_terminal:
@@ -159,11 +163,22 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
 
     try:
         livy = client.create_session(spec)
+    except LivyOutcomeUnknown as exc:
+        livy = _find_session_by_name(client, spec.name)
+        if livy is None:
+            _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
+            raise
     except LivyError as exc:
         _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
         raise
     _apply_session(row, livy)
-    row.save()
+    if not _save_if_active(row):
+        # Stopped while Livy was starting it: do not leave a Spark session nobody tracks.
+        try:
+            client.delete_session(livy.id)
+        except LivyError:
+            log.warning("session %s stopped while starting; Livy session %s not deleted", row.pk, livy.id)
+        raise LivyError("The session was stopped while it was starting.")
     if cfg.LIVY_SESSION_INIT_CODE.strip():
         Statement.objects.create(session=row, author=user, code=cfg.LIVY_SESSION_INIT_CODE, kind=row.kind)
     log.info("user %s started Livy session %s (%s)", user.pk, row.livy_id, row.name)
@@ -196,7 +211,8 @@ def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> 
     return session
 
 
-def refresh(session: SparkSession, *, client: LivyClient | None = None, force: bool = False) -> SparkSession:
+def refresh(session: SparkSession, *, client: LivyClient | None = None, force: bool = False,
+            actor: Any = None) -> SparkSession:
     """Bring the session and its unfinished statements up to date from Livy.
 
     Does nothing when everything is terminal, or when another request refreshed this session
@@ -204,6 +220,10 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
     statements once the session is ready. A session Livy no longer knows becomes ``dead``
     and its unfinished statements ``failed``. Raises :class:`LivyError` when Livy cannot be
     reached; rows are left as they were.
+
+    ``actor`` is the user looking; when it is not the owner (an administrator), the refresh
+    only reads: nothing is sent on the owner's behalf, and with per-user tokens (Fabric) a
+    404 is not taken as the session being gone, since it may only be hidden from the actor.
     """
     if not _needs_refresh(session):
         return session
@@ -212,17 +232,20 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
         return session
 
     client = client or livy_client()
+    owner_acting = actor is None or actor.pk == session.owner_id
     if session.livy_id and not session.is_terminal:
-        _sync_session(session, client)
+        _sync_session(session, client, may_retire=owner_acting or not client.backend.user_tokens)
+    elif not session.is_terminal:
+        _close_if_start_abandoned(session)
 
     if session.is_terminal:
         _fail_open_statements(session)
         return session
 
-    _recover_interrupted_submissions(session)
-    if session.session_state.is_ready:
+    if session.session_state.is_ready and owner_acting:
+        _reconcile_submissions(session, client)
         dispatch_queued(session, client=client)
-        keep_alive(session, client=client)
+        _keep_alive_quietly(session, client)
     for stmt in session.statements.filter(livy_id__isnull=False).exclude(state__in=Statement.TERMINAL_STATES):
         try:
             _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
@@ -260,7 +283,7 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
         except (LivyUnavailable, LivyThrottled) as exc:
             log.info("statement %s stays queued: %s", stmt.pk, exc)
         stmt.refresh_from_db()
-        keep_alive(session, client=client)
+        _keep_alive_quietly(session, client)
     return stmt
 
 
@@ -296,7 +319,9 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) 
     Each statement is claimed (``queued`` → ``submitting``) by a conditional UPDATE before it
     is sent, so concurrent callers never send it twice. On a transient error (Livy
     unreachable, throttled) the statement goes back to ``queued`` and sending stops until the
-    next refresh; on any other refusal it becomes ``failed`` with Livy's message.
+    next refresh; when Livy may have received it without answering, it stays ``submitting``
+    and :func:`refresh` reconciles it with Livy's list; on any other refusal it becomes
+    ``failed`` with Livy's message.
     """
     client = client or livy_client()
     sent = 0
@@ -308,6 +333,9 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) 
             continue
         try:
             livy = client.submit_statement(session.livy_id, stmt.code, stmt.kind)
+        except LivyOutcomeUnknown:
+            # Livy may have it: it stays 'submitting' until a refresh looks (never resent blindly).
+            raise
         except (LivyUnavailable, LivyThrottled):
             Statement.objects.filter(pk=stmt.pk).update(state=Statement.QUEUED, submitted_at=None)
             raise
@@ -388,19 +416,63 @@ def _claim_refresh(session: SparkSession) -> bool:
     return bool(claimed)
 
 
-def _sync_session(row: SparkSession, client: LivyClient) -> None:
-    """Read the session from Livy into ``row`` and save it. A session Livy no longer knows
-    becomes ``dead``, unless it was just created on a server that is slow to show new
-    sessions (then a 404 or 5xx is ignored for ``LIVY_SESSION_CREATE_GRACE`` seconds)."""
+def _keep_alive_quietly(session: SparkSession, client: LivyClient) -> None:
+    """:func:`keep_alive`, whose failure is logged, never shown: the user's action succeeded."""
+    try:
+        keep_alive(session, client=client)
+    except LivySignInRequired:
+        raise
+    except LivyError as exc:
+        log.info("keep-alive of session %s failed: %s", session.pk, exc)
+
+
+#: Fields a Livy read updates on a session row (never ``owner``, ``name``, timestamps of ours).
+_SYNCED_FIELDS = ("livy_id", "state", "phase", "app_id", "spark_ui_url", "driver_log_url",
+                  "error_message", "active", "ended_at")
+
+
+def _save_if_active(row: SparkSession) -> bool:
+    """Write what Livy said into ``row`` unless the row was closed meanwhile (a Stop that ran
+    during the Livy call wins); then reload it. Returns whether it was written."""
+    values = {name: getattr(row, name) for name in _SYNCED_FIELDS}
+    written = SparkSession.objects.filter(pk=row.pk, active=True).update(**values, updated_at=timezone.now())
+    if not written:
+        row.refresh_from_db()
+    return bool(written)
+
+
+def _close_if_start_abandoned(row: SparkSession) -> None:
+    """A row that never got a Livy id long after its create call must have been cut off
+    (the process died mid-call): close it so the user's next run starts afresh."""
+    age = (timezone.now() - row.created_at).total_seconds()
+    if age > 2 * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS:
+        _retire(row, "Starting the session was interrupted before Livy answered.", state=SessionState.ERROR)
+
+
+def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
+    """The session called ``name`` among the newest 100 (names are unique per start), or None."""
+    try:
+        return next((s for s in client.list_sessions(0, 100) if s.name == name), None)
+    except LivyError:
+        return None
+
+
+def _sync_session(row: SparkSession, client: LivyClient, may_retire: bool = True) -> None:
+    """Read the session from Livy into ``row`` and save it (unless closed meanwhile). A
+    session Livy no longer knows becomes ``dead`` (if ``may_retire``), unless it was just
+    created on a server that is slow to show new sessions (then a 404 or 5xx is ignored for
+    ``LIVY_SESSION_CREATE_GRACE`` seconds)."""
     try:
         _apply_session(row, client.get_session(row.livy_id))
     except LivyNotFound:
-        if not _in_creation_grace(row, client):
+        if may_retire and not _in_creation_grace(row, client):
             _retire(row, SESSION_GONE, state=SessionState.DEAD)
+        return
     except LivyHTTPError as exc:
         if not (exc.status >= 500 and _in_creation_grace(row, client)):
             raise
-    row.save()
+        return
+    _save_if_active(row)
 
 
 def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
@@ -418,14 +490,19 @@ def _apply_session(row: SparkSession, livy: LivySession) -> None:
     if livy.phase_error and not row.error_message:
         row.error_message = livy.phase_error
     row.app_id = livy.app_id or row.app_id
-    row.spark_ui_url = livy.spark_ui_url or row.spark_ui_url
-    row.driver_log_url = livy.driver_log_url or row.driver_log_url
+    row.spark_ui_url = _web_link(livy.spark_ui_url) or row.spark_ui_url
+    row.driver_log_url = _web_link(livy.driver_log_url) or row.driver_log_url
     if livy.state.is_terminal:
         row.active = False
         row.ended_at = row.ended_at or timezone.now()
         if not row.error_message and livy.state in (SessionState.ERROR, SessionState.DEAD):
             tail = "\n".join(livy.log[-20:])
             row.error_message = f"The session ended in state {livy.state.value}." + (f"\n{tail}" if tail else "")
+
+
+def _web_link(url: str | None) -> str:
+    """``url`` if it is an http(s) link (Livy's answer is shown as a link), else ""."""
+    return url if url and url.lower().startswith(("http://", "https://")) else ""
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
@@ -465,14 +542,26 @@ def _fail_open_statements(session: SparkSession) -> None:
     )
 
 
-def _recover_interrupted_submissions(session: SparkSession) -> None:
+def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
+    """Settle statements left ``submitting`` longer than a request can take (no answer came,
+    or the process died mid-send): adopt the Livy statement with the same code that no row
+    of ours claims yet, or send it again when Livy does not have it."""
     limit = timezone.now() - timedelta(seconds=config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS)
-    session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).update(
-        state=Statement.FAILED,
-        error_name="SubmissionInterrupted",
-        error_value="Sending this statement to Livy was interrupted; run it again.",
-        completed_at=timezone.now(),
-    )
+    stale = list(session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).order_by("pk"))
+    if not stale:
+        return
+    claimed = set(session.statements.exclude(livy_id=None).values_list("livy_id", flat=True))
+    unclaimed = [s for s in client.list_statements(session.livy_id) if s.id not in claimed]
+    for stmt in stale:
+        match = next((s for s in unclaimed if s.code == stmt.code), None)
+        if match is None:
+            Statement.objects.filter(pk=stmt.pk, state=Statement.SUBMITTING).update(
+                state=Statement.QUEUED, submitted_at=None
+            )
+            continue
+        unclaimed.remove(match)
+        _apply_statement(stmt, match)
+        stmt.save()
 
 
 def _retire(row: SparkSession, reason: str = "", state: SessionState | None = None) -> None:
@@ -498,7 +587,7 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient | 
 
 def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
     """Active sessions with no activity since ``cutoff`` (a datetime): not created, run in,
-    finished in or kept alive after it."""
+    finished in or kept alive after it, and running nothing now (a long job is activity)."""
     from django.db.models import Max
     from django.db.models.functions import Coalesce, Greatest
 
@@ -511,5 +600,7 @@ def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
         )
         .annotate(last_activity=Greatest("created_at", "last_statement", "last_completed", "last_keepalive"))
         .filter(last_activity__lt=cutoff)
+        .exclude(state__in=[SessionState.BUSY.value, SessionState.RUNNING.value])
+        .exclude(statements__state__in=[s for s, _ in Statement.STATE_CHOICES if s not in Statement.TERMINAL_STATES])
         .select_related("owner")
     )

@@ -25,8 +25,9 @@ import time
 from typing import Any
 
 import msal
+import requests
 
-from livy.client import LivyError, LivySignInRequired
+from livy.client import LivyError, LivySignInRequired, LivyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ class DelegatedTokenProvider:
         self.cfg = cfg
         self._token: str | None = None
         self._expires_at = 0.0
+        self._force_refresh = False
+        self._rejections = 0
+
+    def token_rejected(self) -> bool:
+        """Fabric refused the token (401) though it has not expired (revoked, claims
+        challenge): forget it and redeem the refresh token for a new one on the next call.
+        Returns False the second time in one request (then only a new sign-in helps)."""
+        self._rejections += 1
+        self._token = None
+        self._force_refresh = True
+        return self._rejections == 1
 
     def access_token(self) -> str:
         if self._token and time.time() < self._expires_at - EXPIRY_MARGIN:
@@ -60,15 +72,21 @@ class DelegatedTokenProvider:
         cache = msal.SerializableTokenCache()
         if serialized := self.session.get(CACHE_KEY):
             cache.deserialize(serialized)
-        app = msal.ConfidentialClientApplication(
-            client_id=self.cfg.CLIENT_ID,
-            client_credential=self.cfg.CLIENT_SECRET,
-            authority=self.cfg.entra_authority,
-            token_cache=cache,
-            http_cache=_DISCOVERY_CACHE,
-        )
-        account = self._account(app)
-        result = app.acquire_token_silent_with_error(list(self.cfg.FABRIC_SCOPES), account=account)
+        try:
+            app = msal.ConfidentialClientApplication(
+                client_id=self.cfg.CLIENT_ID,
+                client_credential=self.cfg.CLIENT_SECRET,
+                authority=self.cfg.entra_authority,
+                token_cache=cache,
+                http_cache=_DISCOVERY_CACHE,
+            )
+            account = self._account(app)
+            result = app.acquire_token_silent_with_error(
+                list(self.cfg.FABRIC_SCOPES), account=account, force_refresh=self._force_refresh
+            )
+        except requests.RequestException as exc:
+            raise LivyUnavailable("Microsoft Entra ID cannot be reached to get a token for Fabric.") from exc
+        self._force_refresh = False
         if cache.has_state_changed:
             self.session[CACHE_KEY] = cache.serialize()
         if result and "access_token" in result:
@@ -80,11 +98,12 @@ class DelegatedTokenProvider:
         raise LivySignInRequired("Your Microsoft sign-in has expired. Sign in again to continue.")
 
     def _account(self, app: msal.ConfidentialClientApplication) -> dict[str, Any]:
-        accounts = app.get_accounts()
+        """The cached account of the signed-in user: the one whose object id and tenant in
+        this tenant (``local_account_id``, ``realm``) are the ID token's ``oid`` and ``tid``.
+        (``home_account_id`` names the home tenant, which differs for B2B guests.)"""
         claims = self.session.get("id_token_claims") or {}
-        home_id = f"{claims.get('oid')}.{claims.get('tid')}" if claims.get("oid") else None
-        for account in accounts:
-            if home_id is None or account.get("home_account_id") == home_id:
+        for account in app.get_accounts():
+            if account.get("local_account_id") == claims.get("oid") and account.get("realm") == claims.get("tid"):
                 return account
         raise LivySignInRequired("Sign in with Microsoft to run code on Fabric.")
 
@@ -115,7 +134,10 @@ class ServicePrincipalTokenProvider:
             cfg.FABRIC_CLIENT_ID or cfg.CLIENT_ID,
             cfg.FABRIC_CLIENT_SECRET or cfg.CLIENT_SECRET,
         )
-        result = app.acquire_token_for_client(scopes=list(cfg.FABRIC_SCOPES))
+        try:
+            result = app.acquire_token_for_client(scopes=list(cfg.FABRIC_SCOPES))
+        except requests.RequestException as exc:
+            raise LivyUnavailable("Microsoft Entra ID cannot be reached to get a token for Fabric.") from exc
         if "access_token" in result:
             return result["access_token"]
         raise LivyError(

@@ -108,7 +108,7 @@ def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: 
 
 def _refreshed(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> SparkSession | None:
     if session is not None:
-        _attempt(notices, "", services.refresh, session, client=_client(request))
+        _attempt(notices, "", services.refresh, session, client=_client(request), actor=request.user)
     return session
 
 
@@ -183,7 +183,7 @@ def stop_session(request: HttpRequest, pk: int) -> HttpResponse:
         return _live(request, session, notices)
     for notice in notices:
         messages.error(request, notice)
-    return redirect(request.POST.get("next") or "livy:notebook")
+    return redirect("livy:notebook")
 
 
 @login_required

@@ -77,6 +77,7 @@ class AppConfig(BaseSettings):
     # --- Django -------------------------------------------------------------------------
     DJANGO_SECRET: str = Field(
         "",
+        repr=False,
         description="Django SECRET_KEY: a long random string. Required when DEBUG is false.",
         examples=["change-me-to-50-random-characters"],
     )
@@ -100,7 +101,7 @@ class AppConfig(BaseSettings):
     # --- Entra ID (django-azure-auth) ---------------------------------------------------
     TENANT_ID: str = Field("", description="Entra ID tenant id (GUID); empty = local accounts only.")
     CLIENT_ID: str = Field("", description="Application (client) id of the app registration.")
-    CLIENT_SECRET: str = Field("", description="Client secret of the app registration.")
+    CLIENT_SECRET: str = Field("", repr=False, description="Client secret of the app registration.")
     REDIRECT_URI: str = Field(
         "http://localhost:5000/azure_auth/callback",
         description="Redirect URI registered in Entra ID (…/azure_auth/callback).",
@@ -133,8 +134,9 @@ class AppConfig(BaseSettings):
         "https://graph.microsoft.com/v1.0/me", description="Microsoft Graph endpoint for the user."
     )
     GRAPH_MEMBER_ENDPOINT: str = Field(
-        "https://graph.microsoft.com/v1.0/me/memberOf",
-        description="Microsoft Graph endpoint for the user's group memberships.",
+        "https://graph.microsoft.com/v1.0/me/transitiveMemberOf",
+        description="Microsoft Graph endpoint for the user's group memberships, read on group overage "
+        "(transitive, like the groups claim).",
     )
 
     # --- Livy -----------------------------------------------------------------------------
@@ -195,7 +197,9 @@ class AppConfig(BaseSettings):
     )
     FABRIC_TENANT_ID: str = Field("", description="Service principal only: its tenant (default TENANT_ID).")
     FABRIC_CLIENT_ID: str = Field("", description="Service principal only: its client id (default CLIENT_ID).")
-    FABRIC_CLIENT_SECRET: str = Field("", description="Service principal only: its secret (default CLIENT_SECRET).")
+    FABRIC_CLIENT_SECRET: str = Field(
+        "", repr=False, description="Service principal only: its secret (default CLIENT_SECRET)."
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]

@@ -67,6 +67,14 @@ def error_output(ename, evalue, traceback, count=0):
     return {"status": "error", "execution_count": count, "ename": ename, "evalue": evalue, "traceback": traceback}
 
 
+def refused(url: str = "http://127.0.0.1:8998/") -> requests.ConnectionError:
+    """What requests raises when nothing listens on Livy's port (the request was never sent)."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.ConnectionError(MaxRetryError(None, url, reason))
+
+
 # ---------------------------------------------------------------------------------- users
 def _user_with(django_user_model, username, *codenames):
     user = django_user_model.objects.create_user(username=username, password="pw-" + username)

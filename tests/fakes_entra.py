@@ -4,7 +4,7 @@ Payload shapes follow Microsoft's references: the OpenID Connect discovery docum
 token endpoint's auth code and refresh token answers (``client_info`` = base64url JSON with
 ``uid``/``utid``), v2.0 ID token claims (with the ``upn``, ``given_name``, ``family_name``
 optional claims and ``roles``/``groups``, or the overage ``_claim_names``/``_claim_sources``),
-Graph ``/me`` and ``/me/memberOf`` pages with ``@odata.nextLink``.
+Graph ``/me`` and ``/me/transitiveMemberOf`` pages with ``@odata.nextLink``.
 MSAL does not verify ID token signatures (it got the token from the token endpoint over TLS),
 so the fake's tokens carry a dummy signature.
 """
@@ -48,6 +48,8 @@ class EntraUser:
     groups: list[str] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     overage: bool = False  # the ID token says "too many groups: ask Graph"
+    home_oid: str | None = None  # B2B guest: the object id and tenant of their home directory
+    home_tenant: str | None = None
 
 
 class FakeEntra:
@@ -71,7 +73,7 @@ class FakeEntra:
         mock.add_callback(responses.POST, f"{authority}/oauth2/v2.0/token", callback=self._token)
         mock.add(responses.GET, f"{LOGIN}/common/discovery/instance", json=self.instance_discovery())
         mock.add_callback(responses.GET, f"{GRAPH}/me", callback=self._me)
-        mock.add_callback(responses.GET, f"{GRAPH}/me/memberOf", callback=self._member_of)
+        mock.add_callback(responses.GET, f"{GRAPH}/me/transitiveMemberOf", callback=self._member_of)
 
     def openid_configuration(self) -> dict:
         base = f"{LOGIN}/{self.tenant}"
@@ -178,7 +180,8 @@ class FakeEntra:
             "ext_expires_in": 3599,
             "access_token": access,
             "refresh_token": refresh,
-            "client_info": b64url(json.dumps({"uid": user.oid, "utid": self.tenant}).encode()),
+            "client_info": b64url(json.dumps({"uid": user.home_oid or user.oid,
+                                              "utid": user.home_tenant or self.tenant}).encode()),
         }
         if id_token:
             body["id_token"] = make_jwt(self.id_token_claims(user, nonce))
@@ -255,7 +258,7 @@ class FakeEntra:
             "value": [{"@odata.type": "#microsoft.graph.group", "id": gid} for gid in page],
         }
         if start + self.member_page_size < len(user.groups):
-            body["@odata.nextLink"] = f"{GRAPH}/me/memberOf?$select=id&$skiptoken={start + self.member_page_size}"
+            body["@odata.nextLink"] = f"{GRAPH}/me/transitiveMemberOf?$select=id&$skiptoken={start + self.member_page_size}"
         return 200, {}, json.dumps(body)
 
 

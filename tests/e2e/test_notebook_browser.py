@@ -17,7 +17,7 @@ import requests
 import responses
 from playwright.sync_api import expect
 
-from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json
+from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json, refused
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +126,7 @@ def test_cancel_a_running_statement(page, sign_in, fake_livy):
 def test_livy_down_shows_a_message_and_keeps_the_code(page, sign_in):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru(re.compile(r"http://localhost:\d+"))
-        mock.add("POST", f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+        mock.add("POST", f"{LIVY}/sessions", body=refused())
         sign_in(page)
         _run(page, "df = spark.range(10)")
         expect(page.locator(".notice-error")).to_contain_text("Your code was not run", timeout=10_000)

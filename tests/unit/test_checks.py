@@ -134,3 +134,11 @@ def test_production_mode_serves_static_files_after_collectstatic(tmp_path):
     ) % (tmp_path / "static")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.startswith("200 b'var htmx="), result.stdout + result.stderr
+
+
+def test_secrets_are_not_in_the_config_repr():
+    cfg, _ = load_config({"DJANGO_SECRET": "django-secret-value-123", "CLIENT_SECRET": "client-secret-value-456",
+                          "FABRIC_CLIENT_SECRET": "fabric-secret-value-789"})
+    text = repr(cfg) + str(cfg)
+    assert "django-secret-value-123" not in text and "client-secret-value-456" not in text
+    assert "fabric-secret-value-789" not in text

@@ -8,6 +8,7 @@ import threading
 from datetime import timezone
 
 import pytest
+import requests
 import responses
 from responses import matchers
 
@@ -17,6 +18,7 @@ from livy.client import (
     LivyClient,
     LivyHTTPError,
     LivyNotFound,
+    LivyOutcomeUnknown,
     LivyThrottled,
     LivyUnavailable,
     SessionSpec,
@@ -324,3 +326,54 @@ def test_post_is_never_resent_after_the_request_reached_livy(flaky_server):
     with pytest.raises(LivyUnavailable):
         client.create_session(SessionSpec(name="once"))
     assert flaky_server.hits == 1
+
+
+def test_post_without_answer_is_outcome_unknown_not_unavailable(client, api):
+    api.post(f"{BASE}/sessions/3/statements", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(LivyOutcomeUnknown):
+        client.submit_statement("3", "1")
+
+
+def test_post_to_a_closed_port_is_unavailable_and_known_unsent():
+    client = LivyClient(ApacheLivyBackend("http://127.0.0.1:9"), timeout=2)
+    with pytest.raises(LivyUnavailable) as err:
+        client.submit_statement("3", "1")
+    assert not isinstance(err.value, LivyOutcomeUnknown)
+
+
+def test_post_dropped_after_sending_is_outcome_unknown(flaky_server):
+    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
+    with pytest.raises(LivyOutcomeUnknown):
+        client.submit_statement("1", "x")
+    assert flaky_server.hits == 1
+
+
+class _SilentServer(http.server.ThreadingHTTPServer):
+    def __init__(self):
+        self.hits = 0
+        self.release = threading.Event()
+        super().__init__(("127.0.0.1", 0), _SilentHandler)
+
+
+class _SilentHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.hits += 1
+        self.server.release.wait(5)  # never answers within the client's timeout
+
+    def log_message(self, *args):
+        pass
+
+
+def test_get_read_timeout_is_reported_at_once_not_retried():
+    server = _SilentServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{server.server_port}"), timeout=0.5)
+        with pytest.raises(LivyUnavailable, match="did not answer within 0.5 s"):
+            client.get_session("1")
+        assert server.hits == 1
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()

@@ -108,7 +108,7 @@ def test_group_overage_reads_memberships_from_graph_across_pages(client, entra):
     user = EntraUser(groups=["g-1", "g-2", "g-3", EDITORS_GID, "g-5"], overage=True)
     sign_in(client, entra, user)
     assert groups_of("erin@contoso.com") == {"Editors"}
-    member_calls = [c for c in entra.mock.calls if "/me/memberOf" in c.request.url]
+    member_calls = [c for c in entra.mock.calls if "/me/transitiveMemberOf" in c.request.url]
     assert len(member_calls) == 3  # 5 groups, 2 a page
 
 

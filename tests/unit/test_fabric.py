@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 from django.core.management import call_command
 from django.urls import reverse
@@ -30,8 +31,8 @@ FABRIC = "api.fabric.microsoft.com"
 
 
 class World:
-    def __init__(self, client, entra, fabric, settings):
-        self.client, self.entra, self.fabric, self.settings = client, entra, fabric, settings
+    def __init__(self, client, entra, fabric, settings, user):
+        self.client, self.entra, self.fabric, self.settings, self.user = client, entra, fabric, settings, user
 
     def run(self, code):
         return self.client.post(reverse("livy:run"), {"code": code}, **HTMX)
@@ -56,8 +57,9 @@ def world(settings, client):
         fabric = FakeFabric(mock, {"1+1": ("available", ok_output("2")),
                                    "boom()": ("Error", error_output("Py4JJavaError", "An error occurred", ["trace\n"]))},
                             token_ok=lambda t: entra.valid_for(t, FABRIC))
-        entra_sign_in(client, entra, EntraUser(groups=[EDITORS_GID]))
-        yield World(client, entra, fabric, settings)
+        user = EntraUser(groups=[EDITORS_GID])
+        entra_sign_in(client, entra, user)
+        yield World(client, entra, fabric, settings, user)
 
 
 def _last_body(fabric, operation_id):
@@ -262,13 +264,88 @@ def test_failed_refresh_sends_the_user_to_sign_in_and_back_with_nothing_lost(wor
     assert stmt.state in ("waiting", "running") and stmt.livy_id is not None
 
 
-def test_401_from_fabric_means_sign_in_again(world):
+def test_revoked_token_is_replaced_silently_when_the_refresh_token_still_works(world):
     world.run("1+1")
     world.until_idle()
-    world.entra.revoked.update(world.entra.issued_access_tokens)  # e.g. revoked sessions in Entra
+    world.entra.revoked.update(world.entra.issued_access_tokens)  # e.g. a claims challenge
+    session = SparkSession.objects.get(active=True)
+    response = world.client.get(reverse("livy:live", args=[session.pk]), **HTMX)
+    assert response.status_code == 200 and "HX-Redirect" not in response
+    assert world.fabric.exchanges[-1][2] != 401
+
+
+def test_revoked_sign_in_sends_the_user_to_sign_in_once_not_in_a_loop(world):
+    world.run("1+1")
+    world.until_idle()
+    world.entra.revoked.update(world.entra.issued_access_tokens)
+    world.entra.refresh_error = "invalid_grant"  # the whole sign-in was revoked
     session = SparkSession.objects.get(active=True)
     response = world.client.get(reverse("livy:live", args=[session.pk]), **HTMX)
     assert response.status_code == 204 and response["HX-Redirect"].startswith(reverse("entra_login"))
+    # After the same user signs in again the page works: the dead token left in the cache
+    # (not expired, so MSAL would hand it out again) is replaced.
+    world.entra.refresh_error = None
+    entra_sign_in(world.client, world.entra, world.user)
+    response = world.client.get(reverse("livy:live", args=[session.pk]), **HTMX)
+    assert response.status_code == 200 and "HX-Redirect" not in response
+
+
+def test_guest_user_from_another_tenant_gets_a_fabric_token(settings, client):
+    configure_entra(settings, LIVY_BACKEND="fabric", LIVY_BASE_ENDPOINT=ENDPOINT)
+    call_command("setup_roles", verbosity=0)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        entra = FakeEntra(mock)
+        fabric = FakeFabric(mock, {"1+1": ("available", ok_output("2"))},
+                            token_ok=lambda t: entra.valid_for(t, FABRIC))
+        guest = EntraUser(upn="gus_fabrikam.com#EXT#@contoso.com", groups=[EDITORS_GID],
+                          home_oid="0f0f0f0f-1111-2222-3333-444444444444",
+                          home_tenant="9188040d-6c67-4c5b-b112-36a304b66dad")
+        entra_sign_in(client, entra, guest)
+        response = client.post(reverse("livy:run"), {"code": "1+1"}, **HTMX)
+        assert response.status_code == 200 and "HX-Redirect" not in response
+        assert fabric.calls("LivyApiSession_AcquireSparkSessionAsync")
+
+
+def test_entra_unreachable_for_a_token_is_a_message_not_a_500(world):
+    world.run("1+1")
+    world.until_idle()
+    _expire_fabric_tokens(world.client)
+    world.entra.mock.replace("POST", f"https://login.microsoftonline.com/{world.settings.CONFIG.TENANT_ID}/oauth2/v2.0/token",
+                             body=requests.ConnectionError("login.microsoftonline.com unreachable"))
+    response = world.run("1+1")
+    assert response.status_code == 200
+    assert "Microsoft Entra ID cannot be reached" in response.content.decode()
+
+
+def test_keep_alive_failure_does_not_say_the_code_was_not_run(world):
+    world.run("1+1")
+    world.until_idle()
+    SparkSession.objects.update(kept_alive_at=None)
+    world.fabric.inject("LivyApiSession_ResetSparkSessionTimeoutAsync", 430,
+                        error_body("TooManyRequestsForCapacity", "busy"), {"Retry-After": "60"})
+    page = world.run("1+1").content.decode()
+    assert "not run" not in page
+    assert Statement.objects.filter(code="1+1").exclude(livy_id=None).count() == 2
+
+
+def test_admin_looking_at_a_users_session_sends_nothing_for_them(world):
+    world.run("1+1")
+    world.until_idle()
+    session = SparkSession.objects.get(active=True)
+    Statement.objects.create(session=session, author=session.owner, code="queued_for_owner()")
+    SparkSession.objects.filter(pk=session.pk).update(kept_alive_at=None)
+    from django.test import Client
+
+    from tests.fakes_entra import ADMINS_GID
+    other = Client()
+    entra_sign_in(other, world.entra, EntraUser(upn="ada@contoso.com", groups=[ADMINS_GID]))
+    before = len(world.fabric.exchanges)
+    other.get(reverse("livy:session_detail", args=[session.pk]))
+    ops = {op for op, _, _ in world.fabric.exchanges[before:]}
+    assert "LivyApiSession_GetSparkSessionAsync" in ops  # it did look
+    assert "LivyApiSession_ExecuteSparkSessionStatementAsync" not in ops
+    assert "LivyApiSession_ResetSparkSessionTimeoutAsync" not in ops
+    assert Statement.objects.get(code="queued_for_owner()").state == Statement.QUEUED
 
 
 def test_tokens_never_reach_pages(world):
@@ -279,6 +356,9 @@ def test_tokens_never_reach_pages(world):
 
 
 def test_service_principal_token(settings):
+    from livy.tokens import _service_principal_app
+
+    _service_principal_app.cache_clear()  # its MSAL cache would carry a token from another test
     configure_entra(settings, LIVY_BACKEND="fabric", LIVY_BASE_ENDPOINT=ENDPOINT, FABRIC_AUTH="service_principal")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         entra = FakeEntra(mock)

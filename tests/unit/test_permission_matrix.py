@@ -74,8 +74,6 @@ MATRIX = {
     "entra_callback": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
     "entra_logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
 }
-# Pages that show the owner's data when they answer 200 to someone else.
-SHOWS_SESSION = {"livy:session_detail", "livy:live", "livy:session_log", "livy:session_list", "livy:notebook"}
 
 
 def _named_urls(resolver=None, prefix=""):

@@ -48,3 +48,11 @@ def test_recent_keep_alive_counts_as_activity(editor, livy_api):
     SparkSession.objects.filter(pk=row.pk).update(kept_alive_at=timezone.now())
     call_command("reap_sessions", stdout=StringIO())
     assert SparkSession.objects.get(pk=row.pk).active and len(livy_api.calls) == 0
+
+
+def test_a_long_running_statement_is_activity(editor, livy_api):
+    row = _aged(editor, "1", 180)
+    stmt = Statement.objects.create(session=row, author=editor, code="train()", livy_id=0, state="running")
+    Statement.objects.filter(pk=stmt.pk).update(created_at=timezone.now() - timedelta(minutes=150))
+    call_command("reap_sessions", "--idle-minutes", "60", stdout=StringIO())
+    assert SparkSession.objects.get(pk=row.pk).active and len(livy_api.calls) == 0

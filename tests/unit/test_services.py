@@ -11,9 +11,13 @@ from django.conf import settings
 from responses import matchers
 
 from livy import services
-from livy.client import LivyUnavailable
+from datetime import timedelta
+
+from django.utils import timezone
+
+from livy.client import LivyError, LivyOutcomeUnknown, LivyUnavailable
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json
+from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +67,7 @@ def test_session_livy_forgot_is_replaced(editor, livy_api):
 
 
 def test_livy_down_at_start_records_the_failure_and_raises(editor, livy_api):
-    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    livy_api.post(f"{LIVY}/sessions", body=refused())
     with pytest.raises(LivyUnavailable):
         services.ensure_session(editor)
     row = SparkSession.objects.get(owner=editor)
@@ -177,7 +181,7 @@ def test_livy_unreachable_during_dispatch_keeps_statement_queued(editor, livy_ap
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
                                           name="x", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)")
-    livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ConnectionError("refused"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", body=refused())
     with pytest.raises(LivyUnavailable):
         services.dispatch_queued(session)
     stmt.refresh_from_db()
@@ -270,7 +274,7 @@ def test_visibility_is_scoped_to_owner_without_permission(editor, other_editor, 
 def test_livy_unreachable_right_after_submit_keeps_statement_queued(editor, livy_api):
     SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4", name="x", state="idle")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
-    livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ConnectionError("refused"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", body=refused())
     stmt = services.submit(editor, "print(1)")
     assert stmt.state == Statement.QUEUED
     livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting"))
@@ -278,3 +282,121 @@ def test_livy_unreachable_right_after_submit_keeps_statement_queued(editor, livy
     services.refresh(stmt.session)
     stmt.refresh_from_db()
     assert stmt.state == "running" and stmt.livy_id == 0
+
+
+def _stale(stmt):
+    Statement.objects.filter(pk=stmt.pk).update(submitted_at=timezone.now() - timedelta(minutes=5))
+
+
+def test_unanswered_submission_is_adopted_not_resent(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="spark.range(9).count()")
+    post = livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(LivyOutcomeUnknown):
+        services.dispatch_queued(session)
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.SUBMITTING
+    _stale(stmt)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 1, "statements": [
+        statement_json(0, "running", "spark.range(9).count()")]})
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "spark.range(9).count()"))
+    services.refresh(session)
+    stmt.refresh_from_db()
+    assert (stmt.state, stmt.livy_id) == ("running", 0)
+    assert post.call_count == 1  # never sent twice
+
+
+def test_unanswered_submission_livy_never_got_is_sent_again(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SUBMITTING,
+                                    submitted_at=timezone.now())
+    _stale(stmt)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 0, "statements": []})
+    post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
+    services.refresh(session)
+    stmt.refresh_from_db()
+    assert post.call_count == 1 and stmt.livy_id == 0
+
+
+def test_unanswered_session_creation_is_adopted_by_name(editor, livy_api):
+    def create(request):
+        created_name.append(json.loads(request.body)["name"])
+        raise requests.ReadTimeout("read timed out")
+    created_name = []
+    livy_api.add_callback("POST", f"{LIVY}/sessions", callback=create)
+    livy_api.add_callback("GET", f"{LIVY}/sessions", callback=lambda r: (200, {}, json.dumps(
+        {"from": 0, "total": 1, "sessions": [session_json(12, "starting", name=created_name[0])]})))
+    row = services.ensure_session(editor)
+    assert (row.livy_id, row.state, row.active) == ("12", "starting", True)
+
+
+def test_stop_during_start_wins_and_the_livy_session_is_deleted(editor, livy_api):
+    def create(request):
+        # The user presses Stop while Livy is starting the session.
+        SparkSession.objects.filter(owner=editor).update(active=False, state="killed")
+        return 201, {}, json.dumps(session_json(7, "starting"))
+    livy_api.add_callback("POST", f"{LIVY}/sessions", callback=create)
+    delete = livy_api.delete(f"{LIVY}/sessions/7", json={"msg": "deleted"})
+    with pytest.raises(LivyError, match="stopped while it was starting"):
+        services.ensure_session(editor)
+    row = SparkSession.objects.get(owner=editor)
+    assert (row.state, row.active) == ("killed", False) and delete.call_count == 1
+
+
+def test_stop_during_a_poll_is_not_undone(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="busy")
+    def get(request):
+        SparkSession.objects.filter(pk=session.pk).update(active=False, state="killed")
+        return 200, {}, json.dumps(session_json(4, "busy"))
+    livy_api.add_callback("GET", f"{LIVY}/sessions/4", callback=get)
+    services.refresh(session)
+    session.refresh_from_db()
+    assert (session.state, session.active) == ("killed", False)
+
+
+def test_start_cut_off_before_livy_answered_is_closed(editor, livy_api):
+    row = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="x", state="not_started")
+    SparkSession.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(8, "starting"))
+    new = services.ensure_session(editor)
+    row.refresh_from_db()
+    assert (row.state, row.active) == ("error", False) and "interrupted" in row.error_message
+    assert new.livy_id == "8"
+
+
+def test_spark_ui_link_must_be_http(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="starting")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle", appInfo={"sparkUiUrl": "javascript:alert(1)"}))
+    services.refresh(session)
+    session.refresh_from_db()
+    assert session.spark_ui_url == ""
+
+
+def test_a_statement_claimed_by_another_worker_is_not_sent_again(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    mine = Statement.objects.create(session=session, author=editor, code="a")
+    theirs = Statement.objects.create(session=session, author=editor, code="b")
+    post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "a"))
+    # Another process claims 'b' between this one's read of the queue and its claim.
+    real_filter = Statement.objects.filter
+
+    def racing_filter(*args, **kwargs):
+        if kwargs.get("pk") == theirs.pk and kwargs.get("state") == Statement.QUEUED:
+            real_filter(pk=theirs.pk).update(state=Statement.SUBMITTING)
+        return real_filter(*args, **kwargs)
+
+    Statement.objects.filter = racing_filter
+    try:
+        assert services.dispatch_queued(session) == 1
+    finally:
+        del Statement.objects.filter
+    assert post.call_count == 1 and json.loads(post.calls[0].request.body)["code"] == "a"
+    assert Statement.objects.get(pk=mine.pk).livy_id == 0

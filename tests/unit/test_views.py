@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json
+from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_error_shows_name_value_and_traceback(as_editor, editor, livy_api):
 
 
 def test_livy_down_on_run_shows_message_and_keeps_code_htmx(as_editor, livy_api):
-    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    livy_api.post(f"{LIVY}/sessions", body=refused())
     response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"}, **HTMX)
     body = response.content.decode()
     assert response.status_code == 200
@@ -133,7 +133,7 @@ def test_livy_down_on_run_shows_message_and_keeps_code_htmx(as_editor, livy_api)
 
 
 def test_livy_down_on_run_without_js_renders_page_with_code(as_editor, livy_api):
-    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    livy_api.post(f"{LIVY}/sessions", body=refused())
     response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"})
     body = response.content.decode()
     assert response.status_code == 200
@@ -148,7 +148,7 @@ def test_throttled_livy_message_says_when_to_retry(as_editor, livy_api):
 
 def test_livy_down_while_polling_is_a_message_not_a_500(as_editor, editor, livy_api):
     session = _session(editor, state="busy")
-    livy_api.get(f"{LIVY}/sessions/4", body=requests.ConnectionError("refused"))
+    livy_api.get(f"{LIVY}/sessions/4", body=refused())
     response = as_editor.get(reverse("livy:live", args=[session.pk]))
     assert response.status_code == 200
     assert "cannot be reached" in response.content.decode() and 'hx-trigger="every' in response.content.decode()
