@@ -142,3 +142,36 @@ def test_secrets_are_not_in_the_config_repr():
     text = repr(cfg) + str(cfg)
     assert "django-secret-value-123" not in text and "client-secret-value-456" not in text
     assert "fabric-secret-value-789" not in text
+
+
+FABRIC_OK = ("https://api.fabric.microsoft.com/v1/workspaces/f8113ba8-dd81-443e-811a-b385340f3f05"
+             "/lakehouses/8cee7699-2e81-4121-9a53-cc9025046193/livyapi/versions/2023-12-01")
+ENTRA = {"TENANT_ID": "t", "CLIENT_ID": "c", "CLIENT_SECRET": "s", "DJANGO_SECRET": "s" * 50}
+
+
+@pytest.mark.parametrize("endpoint", [
+    "http://127.0.0.1:8998",
+    "https://api.fabric.microsoft.com/v1/workspaces/ws/lakehouses/lh/livyapi/versions/2023-12-01",
+    FABRIC_OK + "/sessions",
+])
+def test_fabric_endpoint_that_does_not_look_like_one(settings, endpoint):
+    found = _check_with(settings, {**ENTRA, "LIVY_BACKEND": "fabric", "LIVY_BASE_ENDPOINT": endpoint})
+    assert [(m.id, m.obj) for m in found] == [("livy.E006", "LIVY_BASE_ENDPOINT")]
+    assert "api.fabric.microsoft.com/v1/workspaces/<workspace id>" in found[0].hint
+
+
+def test_fabric_endpoint_as_the_swagger_writes_it_is_accepted(settings):
+    assert _check_with(settings, {**ENTRA, "LIVY_BACKEND": "fabric",
+                                  "LIVY_BASE_ENDPOINT": FABRIC_OK.replace("livyapi", "livyApi")}) == []
+
+
+def test_fabric_delegated_needs_entra_sign_in(settings):
+    found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, "LIVY_BACKEND": "fabric", "LIVY_BASE_ENDPOINT": FABRIC_OK})
+    assert [(m.id, m.obj) for m in found] == [("livy.E007", "FABRIC_AUTH")]
+
+
+def test_fabric_service_principal_needs_its_credentials(settings):
+    found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, "LIVY_BACKEND": "fabric", "LIVY_BASE_ENDPOINT": FABRIC_OK,
+                                   "FABRIC_AUTH": "service_principal", "FABRIC_TENANT_ID": "t"})
+    assert sorted(m.obj for m in found) == ["FABRIC_CLIENT_ID", "FABRIC_CLIENT_SECRET"]
+    assert {m.id for m in found} == {"livy.E008"}

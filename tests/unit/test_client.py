@@ -377,3 +377,56 @@ def test_get_read_timeout_is_reported_at_once_not_retried():
         server.release.set()
         server.shutdown()
         server.server_close()
+
+
+class _StatusServer(http.server.ThreadingHTTPServer):
+    """Answers 503 (Retry-After: 0) ``failures`` times, then 200: urllib3's real retry loop."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.hits = 0
+        super().__init__(("127.0.0.1", 0), _StatusHandler)
+
+
+class _StatusHandler(http.server.BaseHTTPRequestHandler):
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.server.hits += 1
+        failing = self.server.hits <= self.server.failures
+        body = json.dumps({"msg": "unavailable"} if failing else {"id": 1, "state": "idle"}).encode()
+        self.send_response(503 if failing else 200)
+        if failing:
+            self.send_header("Retry-After", "0")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def status_server():
+    server = _StatusServer(failures=2)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_get_503s_are_retried_by_urllib3_over_real_http(status_server):
+    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{status_server.server_port}"), timeout=5)
+    assert client.get_session("1").state is SessionState.IDLE
+    assert status_server.hits == 3
+
+
+def test_post_503_is_not_retried_over_real_http(status_server):
+    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{status_server.server_port}"), timeout=5)
+    with pytest.raises(LivyHTTPError) as err:
+        client.submit_statement("1", "x")
+    assert err.value.status == 503 and status_server.hits == 1
