@@ -13,7 +13,6 @@ import json
 import re
 
 import pytest
-import requests
 import responses
 from playwright.sync_api import expect
 

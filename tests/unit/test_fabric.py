@@ -16,7 +16,6 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from livy import services
 from livy.backends import ApacheLivyBackend, FabricLivyBackend
 from livy.client import LivyClient, LivySignInRequired, SessionSpec
 from livy.models import SparkSession, Statement

@@ -7,7 +7,6 @@ import json
 
 import pytest
 import requests
-from django.conf import settings
 from responses import matchers
 
 from livy import services

@@ -4,12 +4,11 @@ only with CSRF, escaped output, permissions, and Livy failures shown with the co
 from __future__ import annotations
 
 import pytest
-import requests
 from django.test import Client
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json, refused
+from tests.conftest import LIVY, error_output, ok_output, session_json, refused
 
 pytestmark = pytest.mark.django_db
 
