@@ -105,7 +105,7 @@ class SwaggerContract:
             match = op.regex.match(parts.path)
             if op.method == method.upper() and match:
                 names = re.findall(r"\{([^}]+)\}", op.template)
-                return op, dict(zip(names, match.groups()))
+                return op, dict(zip(names, match.groups(), strict=True))
         raise AssertionError(f"{method} {parts.path} is not an operation of the Fabric Livy API")
 
     def _validate(self, schema: dict, instance: Any, what: str) -> None:
