@@ -1,5 +1,6 @@
-// Notebook behaviour: Ctrl/Cmd+Enter runs the editor's code, and the code being written is
-// kept in this browser (localStorage, per user) so a reload or a sign-in round trip loses nothing.
+// Notebook behaviour: Ctrl/Cmd+Enter runs the editor's code, Tab indents, the code being
+// written is kept in this browser (localStorage, per user) so a reload or a sign-in round trip
+// loses nothing, and a new statement is scrolled into view.
 (function () {
   "use strict";
 
@@ -33,6 +34,14 @@
       });
     }
   }
+
+  // After Run, bring the new statement into view (it is appended at the end of the list).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var source = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!source || source.id !== "run-form") return;
+    var items = document.querySelectorAll("#statements > li");
+    if (items.length) items[items.length - 1].scrollIntoView({ block: "nearest", behavior: "smooth" });
+  });
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
   else setup();
