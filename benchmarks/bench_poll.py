@@ -6,7 +6,7 @@ server. Prints latency percentiles and requests per second for:
 
 1. a poll while a statement runs (one GET of the session and one of the statement on Livy),
 2. a poll once everything has finished (served from the database; no Livy call),
-3. the notebook page with a long history (200 statements with output).
+3. the notebook page with a long history (200 statements with output; it shows the latest 50).
 
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_poll.py [requests]``).
 """

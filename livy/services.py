@@ -379,23 +379,33 @@ def cancel(stmt: Statement, *, client: LivyClient | None = None) -> Statement:
 # --------------------------------------------------------------------------------- helpers
 @dataclass(frozen=True)
 class PageState:
-    """What the notebook shows: the session (or None), its statements, and whether anything
-    is still moving (the page keeps polling while ``live``)."""
+    """What a page shows: the session (or None), its latest statements (oldest first), how
+    many earlier ones are left out (``hidden``), and whether anything is still moving (the
+    page keeps polling while ``live``). ``complete`` says the page shows the whole history."""
 
     session: SparkSession | None
     statements: list[Statement]
     live: bool
+    hidden: int = 0
+    complete: bool = False
 
 
-def page_state(session: SparkSession | None) -> PageState:
-    """The :class:`PageState` of ``session`` as stored (no Livy call)."""
+def page_state(session: SparkSession | None, limit: int | None = None) -> PageState:
+    """The :class:`PageState` of ``session`` as stored (no Livy call), with at most ``limit``
+    statements (the latest), or all of them when ``limit`` is None."""
     if session is None:
         return PageState(None, [], False)
-    statements = list(session.statements.select_related("author").order_by("created_at", "pk"))
-    live = not session.is_terminal and (
-        session.session_state not in (SessionState.IDLE,) or any(not s.is_terminal for s in statements)
+    newest = session.statements.select_related("author").order_by("-created_at", "-pk")
+    statements = list(newest[:limit] if limit is not None else newest)[::-1]
+    cut = limit is not None and len(statements) == limit
+    hidden = session.statements.count() - len(statements) if cut else 0
+    open_statement = (
+        session.statements.exclude(state__in=Statement.TERMINAL_STATES).exists()
+        if hidden
+        else any(not s.is_terminal for s in statements)
     )
-    return PageState(session, statements, live)
+    live = not session.is_terminal and (session.session_state is not SessionState.IDLE or open_statement)
+    return PageState(session, statements, live, hidden=hidden, complete=limit is None)
 
 
 def _needs_refresh(session: SparkSession) -> bool:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Lines of the Livy session log shown on the log page.
 LOG_LINES = 200
+#: Statements the notebook shows (and re-renders on every poll); the session page shows all.
+NOTEBOOK_STATEMENTS = 50
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -83,7 +85,8 @@ def _attempt(notices: list[str], prefix: str, call, *args, **kwargs):
 
 
 def _live(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> HttpResponse:
-    state = services.page_state(session)
+    complete = request.GET.get("all") == "1"
+    state = services.page_state(session, None if complete else NOTEBOOK_STATEMENTS)
     return render(
         request,
         "livy/_live.html",
@@ -97,7 +100,7 @@ def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: 
         request,
         "livy/notebook.html",
         {
-            "state": services.page_state(session),
+            "state": services.page_state(session, NOTEBOOK_STATEMENTS),
             "notices": notices,
             "form": RunForm(initial={"code": code}),
             "can_stop": session is not None and services.can_stop(request.user, session),

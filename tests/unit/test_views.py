@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, error_output, ok_output, session_json, refused
+from tests.conftest import LIVY, error_output, ok_output, refused, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 
@@ -224,3 +224,23 @@ def test_session_list_queries_do_not_grow_with_sessions(as_editor, editor, djang
     with django_assert_max_num_queries(8):
         body = as_editor.get(reverse("livy:session_list")).content.decode()
     assert body.count("<tr>") == 26  # header + 25 a page
+
+
+def test_notebook_shows_the_latest_statements_and_links_the_rest(as_editor, editor, livy_api):
+    session = _session(editor, state="busy")
+    for i in range(60):
+        Statement.objects.create(session=session, author=editor, code=f"step_{i:02d}()", livy_id=i, state="available")
+    Statement.objects.filter(code="step_00()").update(state="running")  # an old one still runs
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "step_00()"))
+    page = as_editor.get(reverse("livy:notebook")).content.decode()
+    assert page.count('class="card statement"') == 50
+    assert "step_59()" in page and "step_09()" not in page and "10 earlier statements not shown" in page
+    assert 'hx-trigger="every' in page  # the hidden running statement keeps the page live
+    live = as_editor.get(reverse("livy:live", args=[session.pk])).content.decode()
+    assert live.count('class="card statement"') == 50
+    detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
+    assert detail.count('class="card statement"') == 60 and "not shown" not in detail
+    assert f'hx-get="/sessions/{session.pk}/live/?all=1"' in detail
+    full = as_editor.get(reverse("livy:live", args=[session.pk]), {"all": "1"}).content.decode()
+    assert full.count('class="card statement"') == 60
