@@ -52,6 +52,10 @@ class EntraUser:
     home_tenant: str | None = None
 
 
+class _GraphUnauthorized(Exception):
+    """The bearer token is not one the fake issued."""
+
+
 class FakeEntra:
     """Entra ID's v2.0 endpoints for one tenant and app registration, plus Microsoft Graph."""
 
@@ -230,11 +234,19 @@ class FakeEntra:
                                               "message": "Access token is empty.",
                                               "innerError": {"request-id": str(uuid.uuid4())}}})
 
-    def _me(self, request):
+    def _graph_caller(self, request) -> EntraUser:
+        """The user a Graph request's token belongs to; raises like Graph would fail."""
         if self.graph_down:
             raise requests.ConnectionError("graph.microsoft.com unreachable")
         user = self._user_for(request)
         if user is None:
+            raise _GraphUnauthorized()
+        return user
+
+    def _me(self, request):
+        try:
+            user = self._graph_caller(request)
+        except _GraphUnauthorized:
             return self._graph_unauthorized()
         return 200, {}, json.dumps({
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
@@ -245,10 +257,9 @@ class FakeEntra:
         })
 
     def _member_of(self, request):
-        if self.graph_down:
-            raise requests.ConnectionError("graph.microsoft.com unreachable")
-        user = self._user_for(request)
-        if user is None:
+        try:
+            user = self._graph_caller(request)
+        except _GraphUnauthorized:
             return self._graph_unauthorized()
         query = parse_qs(urlsplit(request.url).query)
         start = int(query.get("$skiptoken", ["0"])[0])

@@ -272,32 +272,50 @@ def test_post_is_not_retried_on_503(client, api):
     assert len(api.calls) == 1
 
 
-class _FlakyServer(http.server.ThreadingHTTPServer):
-    """A real HTTP server on loopback that drops the first ``drops`` connections after
-    reading the request (a read error, as when Livy restarts), then answers."""
+IDLE = (200, {"id": 1, "state": "idle", "kind": "pyspark"}, {})
+UNAVAILABLE = (503, {"msg": "unavailable"}, {"Retry-After": "0"})
 
-    def __init__(self, drops: int):
-        self.drops = drops
+
+class _ScriptedLivy(http.server.ThreadingHTTPServer):
+    """A real HTTP server on loopback, so urllib3's own retry loop runs. The n-th request
+    gets ``script[n]`` (the last entry repeats): ``"drop"`` closes the connection after
+    reading the request (a read error, as when Livy restarts), ``"silent"`` never answers,
+    ``(status, body, headers)`` answers. ``hits`` counts requests."""
+
+    def __init__(self, script):
+        self.script = list(script)
         self.hits = 0
-        super().__init__(("127.0.0.1", 0), _FlakyHandler)
+        self.release = threading.Event()
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}"
 
 
-class _FlakyHandler(http.server.BaseHTTPRequestHandler):
+class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
     def _handle(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        self.server.hits += 1
-        if self.server.hits <= self.server.drops:
+        server = self.server
+        action = server.script[min(server.hits, len(server.script) - 1)]
+        server.hits += 1
+        if action == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        body = json.dumps({"id": 1, "state": "idle", "kind": "pyspark"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if action == "silent":
+            server.release.wait(5)
+            return
+        status, body, headers = action
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(data)
 
     do_GET = do_POST = _handle
 
@@ -306,26 +324,35 @@ class _FlakyHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def flaky_server():
-    server = _FlakyServer(drops=2)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+def scripted_livy():
+    servers = []
+
+    def start(*script):
+        server = _ScriptedLivy(script)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
 
 
-def test_get_is_retried_after_dropped_connections_over_real_http(flaky_server):
-    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
+def test_get_is_retried_after_dropped_connections_over_real_http(scripted_livy):
+    server = scripted_livy("drop", "drop", IDLE)
+    client = LivyClient(ApacheLivyBackend(server.url), timeout=5)
     assert client.get_session("1").state is SessionState.IDLE
-    assert flaky_server.hits == 3
+    assert server.hits == 3
 
 
-def test_post_is_never_resent_after_the_request_reached_livy(flaky_server):
-    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
-    with pytest.raises(LivyUnavailable):
+def test_post_dropped_after_sending_is_outcome_unknown_and_not_resent(scripted_livy):
+    server = scripted_livy("drop", "drop", IDLE)
+    client = LivyClient(ApacheLivyBackend(server.url), timeout=5)
+    with pytest.raises(LivyOutcomeUnknown):
         client.create_session(SessionSpec(name="once"))
-    assert flaky_server.hits == 1
+    assert server.hits == 1
 
 
 def test_post_without_answer_is_outcome_unknown_not_unavailable(client, api):
@@ -341,92 +368,24 @@ def test_post_to_a_closed_port_is_unavailable_and_known_unsent():
     assert not isinstance(err.value, LivyOutcomeUnknown)
 
 
-def test_post_dropped_after_sending_is_outcome_unknown(flaky_server):
-    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{flaky_server.server_port}"), timeout=5)
-    with pytest.raises(LivyOutcomeUnknown):
-        client.submit_statement("1", "x")
-    assert flaky_server.hits == 1
+def test_get_read_timeout_is_reported_at_once_not_retried(scripted_livy):
+    server = scripted_livy("silent")
+    client = LivyClient(ApacheLivyBackend(server.url), timeout=0.5)
+    with pytest.raises(LivyUnavailable, match="did not answer within 0.5 s"):
+        client.get_session("1")
+    assert server.hits == 1
 
 
-class _SilentServer(http.server.ThreadingHTTPServer):
-    def __init__(self):
-        self.hits = 0
-        self.release = threading.Event()
-        super().__init__(("127.0.0.1", 0), _SilentHandler)
-
-
-class _SilentHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.server.hits += 1
-        self.server.release.wait(5)  # never answers within the client's timeout
-
-    def log_message(self, *args):
-        pass
-
-
-def test_get_read_timeout_is_reported_at_once_not_retried():
-    server = _SilentServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{server.server_port}"), timeout=0.5)
-        with pytest.raises(LivyUnavailable, match="did not answer within 0.5 s"):
-            client.get_session("1")
-        assert server.hits == 1
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-
-
-class _StatusServer(http.server.ThreadingHTTPServer):
-    """Answers 503 (Retry-After: 0) ``failures`` times, then 200: urllib3's real retry loop."""
-
-    def __init__(self, failures: int):
-        self.failures = failures
-        self.hits = 0
-        super().__init__(("127.0.0.1", 0), _StatusHandler)
-
-
-class _StatusHandler(http.server.BaseHTTPRequestHandler):
-    def _answer(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        self.server.hits += 1
-        failing = self.server.hits <= self.server.failures
-        body = json.dumps({"msg": "unavailable"} if failing else {"id": 1, "state": "idle"}).encode()
-        self.send_response(503 if failing else 200)
-        if failing:
-            self.send_header("Retry-After", "0")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _answer
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def status_server():
-    server = _StatusServer(failures=2)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def test_get_503s_are_retried_by_urllib3_over_real_http(status_server):
-    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{status_server.server_port}"), timeout=5)
+def test_get_503s_are_retried_by_urllib3_over_real_http(scripted_livy):
+    server = scripted_livy(UNAVAILABLE, UNAVAILABLE, IDLE)
+    client = LivyClient(ApacheLivyBackend(server.url), timeout=5)
     assert client.get_session("1").state is SessionState.IDLE
-    assert status_server.hits == 3
+    assert server.hits == 3
 
 
-def test_post_503_is_not_retried_over_real_http(status_server):
-    client = LivyClient(ApacheLivyBackend(f"http://127.0.0.1:{status_server.server_port}"), timeout=5)
+def test_post_503_is_not_retried_over_real_http(scripted_livy):
+    server = scripted_livy(UNAVAILABLE, IDLE)
+    client = LivyClient(ApacheLivyBackend(server.url), timeout=5)
     with pytest.raises(LivyHTTPError) as err:
         client.submit_statement("1", "x")
-    assert err.value.status == 503 and status_server.hits == 1
+    assert err.value.status == 503 and server.hits == 1
