@@ -507,6 +507,12 @@ class LivyClient:
             response = self._send(method, path, **kwargs)
         url = self.backend.url(path)
         log.debug("%s %s -> %s", method, url, response.status_code)
+        if response.status_code in (502, 504) and method != "GET":
+            # A gateway's answer: Livy behind it may or may not have carried the request out.
+            raise LivyOutcomeUnknown(
+                f"Livy at {self.backend.display_url} did not confirm the request "
+                f"(HTTP {response.status_code} from a gateway); it may or may not have been carried out."
+            )
         if response.status_code >= 400:
             raise self._error(response)
         if not response.content:

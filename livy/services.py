@@ -48,9 +48,14 @@ from livy.models import SparkSession, Statement
 
 log = logging.getLogger(__name__)
 
-#: A statement still ``submitting`` this long (seconds, on top of the request timeout) got no
-#: answer or was interrupted mid-send: it is reconciled with Livy's list of statements.
-SUBMIT_GRACE_SECONDS = 5
+#: Seconds on top of the request timeouts below before a send with no answer is settled.
+SUBMIT_GRACE_SECONDS = 30
+#: A send may take this many request timeouts in the worst case (connect and read are timed
+#: separately, a token fetch comes first, a 401 retries once): only after that is a
+#: ``submitting`` statement (or a start without a Livy id) looked at again.
+RECONCILE_AFTER_TIMEOUTS = 4
+#: Statement states in which Livy is (or may be) running the code.
+RUNNING_ON_LIVY = [StatementState.WAITING.value, StatementState.RUNNING.value, StatementState.CANCELLING.value]
 #: Shown when Livy answers 404 for a session we still had as alive.
 SESSION_GONE = "Livy no longer knows this session: it was stopped, timed out or Livy restarted."
 
@@ -212,7 +217,7 @@ def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> 
 
 
 def refresh(session: SparkSession, *, client: LivyClient | None = None, force: bool = False,
-            actor: Any = None) -> SparkSession:
+            actor: Any = None, read_only: bool = False) -> SparkSession:
     """Bring the session and its unfinished statements up to date from Livy.
 
     Does nothing when everything is terminal, or when another request refreshed this session
@@ -224,6 +229,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
     ``actor`` is the user looking; when it is not the owner (an administrator), the refresh
     only reads: nothing is sent on the owner's behalf, and with per-user tokens (Fabric) a
     404 is not taken as the session being gone, since it may only be hidden from the actor.
+    ``read_only`` reads the same way for any caller (the reaper).
     """
     if not _needs_refresh(session):
         return session
@@ -232,7 +238,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
         return session
 
     client = client or livy_client()
-    owner_acting = actor is None or actor.pk == session.owner_id
+    owner_acting = not read_only and (actor is None or actor.pk == session.owner_id)
     if session.livy_id and not session.is_terminal:
         _sync_session(session, client, may_retire=owner_acting or not client.backend.user_tokens)
     elif not session.is_terminal:
@@ -342,11 +348,12 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) 
         except LivyHTTPError as exc:
             stmt.refresh_from_db()
             _fail(stmt, f"Livy refused the statement: {exc}")
-            stmt.save()
+            _save_statement(stmt, livy_id__isnull=True)
             continue
-        stmt.refresh_from_db()
         _apply_statement(stmt, livy)
-        stmt.save()
+        # Livy's answer is the truth, unless a reconciliation already tied the row to a statement.
+        _save_statement(stmt, livy_id__isnull=True)
+        stmt.refresh_from_db()
         sent += 1
     return sent
 
@@ -455,16 +462,26 @@ def _close_if_start_abandoned(row: SparkSession) -> None:
     """A row that never got a Livy id long after its create call must have been cut off
     (the process died mid-call): close it so the user's next run starts afresh."""
     age = (timezone.now() - row.created_at).total_seconds()
-    if age > 2 * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS:
+    if age > RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS:
         _retire(row, "Starting the session was interrupted before Livy answered.", state=SessionState.ERROR)
 
 
+#: Pages of 100 read when looking a session up by name (Apache lists oldest first).
+NAME_LOOKUP_PAGES = 20
+
+
 def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
-    """The session called ``name`` among the newest 100 (names are unique per start), or None."""
+    """The session called ``name`` (names are unique per start), reading up to
+    :data:`NAME_LOOKUP_PAGES` pages of ``GET /sessions``; None if absent or unreadable."""
     try:
-        return next((s for s in client.list_sessions(0, 100) if s.name == name), None)
+        for page in range(NAME_LOOKUP_PAGES):
+            sessions = client.list_sessions(page * 100, 100)
+            found = next((s for s in sessions if s.name == name), None)
+            if found is not None or len(sessions) < 100:
+                return found
     except LivyError:
         return None
+    return None
 
 
 def _sync_session(row: SparkSession, client: LivyClient, may_retire: bool = True) -> None:
@@ -553,25 +570,46 @@ def _fail_open_statements(session: SparkSession) -> None:
 
 
 def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
-    """Settle statements left ``submitting`` longer than a request can take (no answer came,
-    or the process died mid-send): adopt the Livy statement with the same code that no row
-    of ours claims yet, or send it again when Livy does not have it."""
-    limit = timezone.now() - timedelta(seconds=config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS)
+    """Settle statements left ``submitting`` longer than any send can take (no answer came,
+    or the process died mid-send). Livy's list decides: the newest Livy statement with the
+    same code that no row claims, and that is newer than the statements sent before this one,
+    is adopted; when there is none the statement becomes ``failed`` with a message saying it
+    may not have run. Nothing is ever sent again automatically: Livy may register a
+    statement late, and running a user's code twice is worse than asking them to rerun it."""
+    limit = timezone.now() - timedelta(seconds=RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT
+                                       + SUBMIT_GRACE_SECONDS)
     stale = list(session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).order_by("pk"))
     if not stale:
         return
-    claimed = set(session.statements.exclude(livy_id=None).values_list("livy_id", flat=True))
+    rows = list(session.statements.exclude(livy_id=None).values_list("pk", "livy_id"))
+    claimed = {livy_id for _, livy_id in rows}
     unclaimed = [s for s in client.list_statements(session.livy_id) if s.id not in claimed]
     for stmt in stale:
-        match = next((s for s in unclaimed if s.code == stmt.code), None)
+        floor = max((livy_id for pk, livy_id in rows if pk < stmt.pk), default=-1)
+        match = next((s for s in unclaimed if s.code == stmt.code and s.id > floor), None)
         if match is None:
-            Statement.objects.filter(pk=stmt.pk, state=Statement.SUBMITTING).update(
-                state=Statement.QUEUED, submitted_at=None
+            Statement.objects.filter(pk=stmt.pk, state=Statement.SUBMITTING, livy_id=None).update(
+                state=Statement.FAILED,
+                error_name="SubmissionUnconfirmed",
+                error_value="Livy did not confirm this statement and does not list it: it may not have run. "
+                "Run it again if you need its result.",
+                completed_at=timezone.now(),
             )
             continue
         unclaimed.remove(match)
         _apply_statement(stmt, match)
-        stmt.save()
+        _save_statement(stmt, state=Statement.SUBMITTING, livy_id__isnull=True)
+
+
+#: Fields a Livy read updates on a statement row.
+_STATEMENT_SYNCED_FIELDS = ("livy_id", "state", "progress", "output", "error_name", "error_value", "traceback",
+                            "started_at", "completed_at")
+
+
+def _save_statement(stmt: Statement, **conditions: Any) -> bool:
+    """Write the Livy-derived fields of ``stmt`` if the row still meets ``conditions``."""
+    values = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
+    return bool(Statement.objects.filter(pk=stmt.pk, **conditions).update(**values))
 
 
 def _retire(row: SparkSession, reason: str = "", state: SessionState | None = None) -> None:
@@ -595,9 +633,10 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient | 
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines
 
 
-def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
+def inactive_sessions(cutoff: Any) -> QuerySet[SparkSession]:
     """Active sessions with no activity since ``cutoff`` (a datetime): not created, run in,
-    finished in or kept alive after it, and running nothing now (a long job is activity)."""
+    finished in or kept alive after it. Their rows may be stale (nobody had the page open):
+    refresh them from Livy (``refresh(..., read_only=True)``), then use :func:`idle_sessions`."""
     from django.db.models import Max
     from django.db.models.functions import Coalesce, Greatest
 
@@ -610,7 +649,12 @@ def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
         )
         .annotate(last_activity=Greatest("created_at", "last_statement", "last_completed", "last_keepalive"))
         .filter(last_activity__lt=cutoff)
-        .exclude(state__in=[SessionState.BUSY.value, SessionState.RUNNING.value])
-        .exclude(statements__state__in=[s for s, _ in Statement.STATE_CHOICES if s not in Statement.TERMINAL_STATES])
         .select_related("owner")
     )
+
+
+def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
+    """:func:`inactive_sessions` that run nothing on Livy as last read (a long job is activity)."""
+    return inactive_sessions(cutoff).exclude(
+        state__in=[SessionState.BUSY.value, SessionState.RUNNING.value]
+    ).exclude(statements__state__in=RUNNING_ON_LIVY)

@@ -85,7 +85,7 @@ def _attempt(notices: list[str], prefix: str, call, *args, **kwargs):
 
 
 def _live(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> HttpResponse:
-    complete = request.GET.get("all") == "1"
+    complete = request.GET.get("all") == "1" or request.POST.get("all") == "1"
     state = services.page_state(session, None if complete else NOTEBOOK_STATEMENTS)
     return render(
         request,

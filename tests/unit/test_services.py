@@ -307,7 +307,7 @@ def test_unanswered_submission_is_adopted_not_resent(editor, livy_api):
     assert post.call_count == 1  # never sent twice
 
 
-def test_unanswered_submission_livy_never_got_is_sent_again(editor, livy_api):
+def test_unanswered_submission_livy_does_not_list_is_failed_not_resent(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
                                           name="x", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SUBMITTING,
@@ -315,11 +315,50 @@ def test_unanswered_submission_livy_never_got_is_sent_again(editor, livy_api):
     _stale(stmt)
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 0, "statements": []})
-    post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
-    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
     services.refresh(session)
     stmt.refresh_from_db()
-    assert post.call_count == 1 and stmt.livy_id == 0
+    assert stmt.state == "failed" and stmt.error_name == "SubmissionUnconfirmed"
+    assert "may not have run" in stmt.error_value
+    assert not [c for c in livy_api.calls if c.request.method == "POST"]  # never resent
+
+
+def test_a_slow_send_is_not_settled_while_it_may_still_be_in_flight(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SUBMITTING,
+                                    submitted_at=timezone.now() - timedelta(seconds=45))  # > 1 timeout, < 4
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    services.refresh(session)
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.SUBMITTING  # no statement list was even read
+
+
+def test_reconciliation_does_not_adopt_an_older_statement_with_the_same_code(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    earlier = Statement.objects.create(session=session, author=editor, code="other()", livy_id=5, state="available")
+    stmt = Statement.objects.create(session=session, author=editor, code="df.count()", state=Statement.SUBMITTING,
+                                    submitted_at=timezone.now())
+    _stale(stmt)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    # Livy's statement 3 ran the same code before 'earlier' (e.g. a send whose 502 was taken as failed).
+    livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 2, "statements": [
+        statement_json(3, "available", "df.count()", ok_output("10")),
+        statement_json(5, "available", "other()", ok_output("x"))]})
+    services.refresh(session)
+    stmt.refresh_from_db()
+    assert earlier.livy_id == 5 and stmt.livy_id is None and stmt.state == "failed"
+
+
+def test_gateway_error_on_a_send_is_an_unknown_outcome(editor, livy_api):
+    session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                          name="x", state="idle")
+    stmt = Statement.objects.create(session=session, author=editor, code="x = 1")
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=504, body="Gateway Timeout")
+    with pytest.raises(LivyOutcomeUnknown):
+        services.dispatch_queued(session)
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.SUBMITTING
 
 
 def test_unanswered_session_creation_is_adopted_by_name(editor, livy_api):

@@ -227,11 +227,11 @@ def test_session_list_queries_do_not_grow_with_sessions(as_editor, editor, djang
 
 
 def test_notebook_shows_the_latest_statements_and_links_the_rest(as_editor, editor, livy_api):
-    session = _session(editor, state="busy")
+    session = _session(editor, state="idle")
     for i in range(60):
         Statement.objects.create(session=session, author=editor, code=f"step_{i:02d}()", livy_id=i, state="available")
     Statement.objects.filter(code="step_00()").update(state="running")  # an old one still runs
-    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "step_00()"))
     page = as_editor.get(reverse("livy:notebook")).content.decode()
     assert page.count('class="card statement"') == 50
@@ -244,3 +244,15 @@ def test_notebook_shows_the_latest_statements_and_links_the_rest(as_editor, edit
     assert f'hx-get="/sessions/{session.pk}/live/?all=1"' in detail
     full = as_editor.get(reverse("livy:live", args=[session.pk]), {"all": "1"}).content.decode()
     assert full.count('class="card statement"') == 60
+
+
+def test_stop_on_the_session_page_keeps_the_whole_history(as_editor, editor, livy_api):
+    session = _session(editor, state="idle")
+    for i in range(55):
+        Statement.objects.create(session=session, author=editor, code=f"s{i}()", livy_id=i, state="available")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
+    assert '<input type="hidden" name="all" value="1">' in detail
+    livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
+    after = as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"all": "1"}, **HTMX).content.decode()
+    assert after.count('class="card statement"') == 55

@@ -33,7 +33,16 @@ class Command(BaseCommand):
             return
         client = services.livy_client(cfg, provider)
         stopped = failed = 0
-        for session in services.idle_sessions(cutoff).filter(backend=cfg.LIVY_BACKEND):
+        for candidate in services.inactive_sessions(cutoff).filter(backend=cfg.LIVY_BACKEND):
+            # The row may be stale (nobody had the page open): read Livy, then decide.
+            try:
+                services.refresh(candidate, client=client, force=True, read_only=True)
+            except LivyError as exc:
+                self.stderr.write(f"could not read {candidate.name}: {exc}")
+                continue
+            session = services.idle_sessions(cutoff).filter(pk=candidate.pk).first()
+            if session is None:
+                continue
             line = f"{session.name} (owner {session.owner}, Livy id {session.livy_id or '-'}, idle since {session.last_activity:%Y-%m-%d %H:%M})"
             if dry_run:
                 self.stdout.write(f"would stop {line}")
