@@ -203,8 +203,7 @@ def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> 
         except LivyNotFound:
             pass
     now = timezone.now()
-    open_states = [s for s, _ in Statement.STATE_CHOICES if s not in Statement.TERMINAL_STATES]
-    session.statements.filter(state__in=open_states).update(
+    _open_statements(session).update(
         state=StatementState.CANCELLED.value, completed_at=now
     )
     if not session.is_terminal:
@@ -252,7 +251,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
         _reconcile_submissions(session, client)
         dispatch_queued(session, client=client)
         _keep_alive_quietly(session, client)
-    for stmt in session.statements.filter(livy_id__isnull=False).exclude(state__in=Statement.TERMINAL_STATES):
+    for stmt in _open_statements(session).filter(livy_id__isnull=False):
         try:
             _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
         except LivyNotFound:
@@ -407,7 +406,7 @@ def page_state(session: SparkSession | None, limit: int | None = None) -> PageSt
     cut = limit is not None and len(statements) == limit
     hidden = session.statements.count() - len(statements) if cut else 0
     open_statement = (
-        session.statements.exclude(state__in=Statement.TERMINAL_STATES).exists()
+        _open_statements(session).exists()
         if hidden
         else any(not s.is_terminal for s in statements)
     )
@@ -415,10 +414,21 @@ def page_state(session: SparkSession | None, limit: int | None = None) -> PageSt
     return PageState(session, statements, live, hidden=hidden, complete=limit is None)
 
 
+def _open_statements(session: SparkSession) -> QuerySet[Statement]:
+    """The session's statements that have not reached a terminal state."""
+    return session.statements.exclude(state__in=Statement.TERMINAL_STATES)
+
+
+def _longest_send_seconds() -> float:
+    """How long a create or send to Livy can take at worst, in seconds (see
+    :data:`RECONCILE_AFTER_TIMEOUTS`): past this, no request for it can still be in flight."""
+    return RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS
+
+
 def _needs_refresh(session: SparkSession) -> bool:
     if not session.is_terminal:
         return True
-    return session.statements.exclude(state__in=Statement.TERMINAL_STATES).exists()
+    return _open_statements(session).exists()
 
 
 def _claim_refresh(session: SparkSession) -> bool:
@@ -462,7 +472,7 @@ def _close_if_start_abandoned(row: SparkSession) -> None:
     """A row that never got a Livy id long after its create call must have been cut off
     (the process died mid-call): close it so the user's next run starts afresh."""
     age = (timezone.now() - row.created_at).total_seconds()
-    if age > RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS:
+    if age > _longest_send_seconds():
         _retire(row, "Starting the session was interrupted before Livy answered.", state=SessionState.ERROR)
 
 
@@ -564,7 +574,7 @@ def _fail(stmt: Statement, reason: str) -> None:
 def _fail_open_statements(session: SparkSession) -> None:
     reason = f"The session ended ({session.state}) before this statement finished."
     now = timezone.now()
-    session.statements.exclude(state__in=Statement.TERMINAL_STATES).update(
+    _open_statements(session).update(
         state=Statement.FAILED, error_name="SessionEnded", error_value=reason, completed_at=now
     )
 
@@ -576,8 +586,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
     is adopted; when there is none the statement becomes ``failed`` with a message saying it
     may not have run. Nothing is ever sent again automatically: Livy may register a
     statement late, and running a user's code twice is worse than asking them to rerun it."""
-    limit = timezone.now() - timedelta(seconds=RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT
-                                       + SUBMIT_GRACE_SECONDS)
+    limit = timezone.now() - timedelta(seconds=_longest_send_seconds())
     stale = list(session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).order_by("pk"))
     if not stale:
         return
