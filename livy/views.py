@@ -84,29 +84,27 @@ def _attempt(notices: list[str], prefix: str, call, *args, **kwargs):
         return None
 
 
+def _live_context(request: HttpRequest, session: SparkSession | None, notices: list[str],
+                  limit: int | None) -> dict:
+    """What ``livy/_live.html`` needs: the page state (``limit`` statements, None for all),
+    the notices, and whether this user may stop the session."""
+    return {
+        "state": services.page_state(session, limit),
+        "notices": notices,
+        "can_stop": session is not None and services.can_stop(request.user, session),
+    }
+
+
 def _live(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> HttpResponse:
     complete = request.GET.get("all") == "1" or request.POST.get("all") == "1"
-    state = services.page_state(session, None if complete else NOTEBOOK_STATEMENTS)
-    return render(
-        request,
-        "livy/_live.html",
-        {"state": state, "notices": notices, "can_stop": session is not None and services.can_stop(request.user, session)},
-    )
+    return render(request, "livy/_live.html",
+                  _live_context(request, session, notices, None if complete else NOTEBOOK_STATEMENTS))
 
 
 def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: int = 200) -> HttpResponse:
-    session = services.active_session(request.user)
-    return render(
-        request,
-        "livy/notebook.html",
-        {
-            "state": services.page_state(session, NOTEBOOK_STATEMENTS),
-            "notices": notices,
-            "form": RunForm(initial={"code": code}),
-            "can_stop": session is not None and services.can_stop(request.user, session),
-        },
-        status=status,
-    )
+    context = _live_context(request, services.active_session(request.user), notices, NOTEBOOK_STATEMENTS)
+    context["form"] = RunForm(initial={"code": code})
+    return render(request, "livy/notebook.html", context, status=status)
 
 
 def _refreshed(request: HttpRequest, session: SparkSession | None, notices: list[str]) -> SparkSession | None:
@@ -227,15 +225,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(services.sessions_visible_to(request.user), pk=pk)
     notices: list[str] = []
     _refreshed(request, session, notices)
-    return render(
-        request,
-        "livy/session_detail.html",
-        {
-            "state": services.page_state(session),
-            "notices": notices,
-            "can_stop": services.can_stop(request.user, session),
-        },
-    )
+    return render(request, "livy/session_detail.html", _live_context(request, session, notices, None))
 
 
 @login_required
