@@ -46,7 +46,7 @@ from django.test import Client  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
 from livy.models import SparkSession, Statement  # noqa: E402
-from tests.conftest import LIVY, ok_output, session_json, statement_json  # noqa: E402
+from tests.support.livy_json import LIVY, ok_output, session_json, statement_json  # noqa: E402
 
 
 def measure(label: str, client: Client, url: str, count: int) -> None:

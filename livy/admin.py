@@ -3,9 +3,10 @@ trail of who ran what, where and when."""
 
 from django.contrib import admin, messages
 
-from livy import services, tokens
-from livy.client import LivyError
+from livy import lifecycle
+from livy.clients import livy_client
 from livy.models import SparkSession, Statement
+from livy.remote.errors import LivyError
 
 
 class StatementInline(admin.TabularInline):
@@ -40,11 +41,10 @@ class SparkSessionAdmin(admin.ModelAdmin):
     @admin.action(description="Stop the selected sessions on Livy", permissions=["stop"])
     def stop_sessions(self, request, queryset):
         stopped = 0
-        cfg = services.config()
-        client = services.livy_client(cfg, tokens.token_provider_for(request.session, cfg))
+        client = livy_client(request.session)
         for session in queryset.filter(active=True):
             try:
-                services.stop_session(session, client=client)
+                lifecycle.stop_session(session, client=client)
                 stopped += 1
             except LivyError as exc:
                 self.message_user(request, f"{session.name}: {exc}", messages.ERROR)

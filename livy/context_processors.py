@@ -1,18 +1,22 @@
 """Template context shared by every page."""
 
-from django.conf import settings
+from typing import Any
 
-from livy.backends import BACKEND_CLASSES
+from django.http import HttpRequest
+
+from livy.clients import current_config
+from livy.remote.backends import BACKEND_CLASSES, display_endpoint
 
 
-def livy(request):
-    """``livy_backend``, ``livy_endpoint``, ``entra_enabled``, ``poll_interval`` (seconds) and
+def livy(request: HttpRequest) -> dict[str, Any]:
+    """``livy_backend``, ``livy_endpoint`` (scheme, host and port only: no credentials),
+    ``entra_enabled``, ``poll_interval`` (seconds) and
     ``keepalive_interval`` (seconds; None when the backend has no idle timer to reset)."""
-    cfg = settings.CONFIG
+    cfg = current_config()
     backend = BACKEND_CLASSES.get(cfg.LIVY_BACKEND)
     return {
         "livy_backend": cfg.LIVY_BACKEND,
-        "livy_endpoint": cfg.LIVY_BASE_ENDPOINT,
+        "livy_endpoint": display_endpoint(cfg.LIVY_BASE_ENDPOINT),
         "entra_enabled": cfg.entra_enabled,
         "poll_interval": cfg.LIVY_POLL_INTERVAL,
         "keepalive_interval": cfg.LIVY_KEEPALIVE_INTERVAL if backend and backend.supports_reset_timeout else None,

@@ -1,10 +1,9 @@
 """Rows for Livy sessions and statements. Every session and statement is a row first and a Livy
 call second; the rows are also the audit trail of who ran what, where and when.
 
-State fields hold Livy's own state names (``livy.client.SessionState`` /
-``StatementState``), plus two of ours for statements that Livy has not seen yet:
-``queued`` (waiting for the session to become idle) and ``failed`` (never reached Livy, or
-lost with its session).
+State fields hold Livy's own state names (:mod:`livy.remote.states`), plus three of ours for
+statements Livy has not confirmed (:class:`livy.states.OwnStatementState`: ``queued``,
+``sending``, ``failed``). What a state means is asked of :mod:`livy.states`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from livy.client import SessionState, StatementState
+from livy import states
+from livy.remote.states import SessionState, StatementState
+from livy.states import OwnStatementState
 
 
 class SparkSession(models.Model):
@@ -72,7 +73,18 @@ class SparkSession(models.Model):
 
     @property
     def is_terminal(self) -> bool:
+        """The session will never run code again."""
         return self.session_state.is_terminal
+
+    @property
+    def is_ready(self) -> bool:
+        """The session accepts statements now (idle or busy)."""
+        return self.session_state.is_ready
+
+    @property
+    def tone(self) -> str:
+        """Badge tone of the state (see :func:`livy.states.session_tone`)."""
+        return states.session_tone(self.state)
 
 
 class Statement(models.Model):
@@ -88,17 +100,10 @@ class Statement(models.Model):
         indexes = [models.Index(fields=["session", "state"])]
         permissions = [("run_code", "Can run code in their own sessions")]
 
-    QUEUED = "queued"
-    SUBMITTING = "submitting"
-    FAILED = "failed"
-    LOCAL_STATES = (QUEUED, SUBMITTING, FAILED)
-    TERMINAL_STATES = (
-        StatementState.AVAILABLE.value,
-        StatementState.ERROR.value,
-        StatementState.CANCELLED.value,
-        FAILED,
-    )
-    STATE_CHOICES = [(QUEUED, QUEUED), (SUBMITTING, SUBMITTING)] + [
+    QUEUED = OwnStatementState.QUEUED.value
+    SENDING = OwnStatementState.SENDING.value
+    FAILED = OwnStatementState.FAILED.value
+    STATE_CHOICES = [(QUEUED, QUEUED), (SENDING, SENDING)] + [
         (s.value, s.value) for s in StatementState
     ] + [(FAILED, FAILED)]
 
@@ -124,11 +129,26 @@ class Statement(models.Model):
 
     @property
     def is_terminal(self) -> bool:
-        return self.state in self.TERMINAL_STATES
+        """The statement will not change state again."""
+        return states.statement_is_terminal(self.state)
+
+    @property
+    def is_running(self) -> bool:
+        """Livy runs (or may run) the code: waiting, running or cancelling."""
+        return states.statement_is_running(self.state)
+
+    @property
+    def is_cancelling(self) -> bool:
+        return self.state == StatementState.CANCELLING.value
 
     @property
     def is_error(self) -> bool:
-        return self.state in (StatementState.ERROR.value, self.FAILED) or bool(self.error_name)
+        return states.statement_is_error(self.state) or bool(self.error_name)
+
+    @property
+    def tone(self) -> str:
+        """Badge tone of the state (see :func:`livy.states.statement_tone`)."""
+        return states.statement_tone(self.state)
 
     @property
     def duration_seconds(self) -> float | None:

@@ -11,8 +11,9 @@ Django system check error naming the variable (``python manage.py check`` prints
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, PositiveFloat, ValidationError, field_validator
@@ -265,7 +266,7 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
     values = {k: v for k, v in environ.items() if k in known and v.strip() != ""}
     problems: list[ConfigProblem] = []
     try:
-        return AppConfig(**values), problems
+        return AppConfig.model_validate(values), problems
     except ValidationError as exc:
         bad: set[str] = set()
         for err in exc.errors():
@@ -279,12 +280,12 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
                 ConfigProblem(name, f"{name}={shown!r} is invalid: {message}.", _hint(name))
             )
         kept = {k: v for k, v in values.items() if k not in bad}
-        return AppConfig(**kept), problems
+        return AppConfig.model_validate(kept), problems
 
 
 def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
     """django-azure-auth's ``AZURE_AUTH`` dict from the config (authority
-    ``<ENTRA_AUTHORITY_HOST>/<TENANT_ID>``, the user mapping in ``livy.entra``)."""
+    ``<ENTRA_AUTHORITY_HOST>/<TENANT_ID>``, the user mapping in ``accounts.entra``)."""
     return {
         "CLIENT_ID": cfg.CLIENT_ID,
         "CLIENT_SECRET": cfg.CLIENT_SECRET,
@@ -298,5 +299,5 @@ def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
         "ROLES": dict(cfg.ROLES),
         "GRAPH_USER_ENDPOINT": cfg.GRAPH_USER_ENDPOINT,
         "GRAPH_MEMBER_ENDPOINT": cfg.GRAPH_MEMBER_ENDPOINT,
-        "USER_MAPPING_FN": "livy.entra.map_user_attributes",
+        "USER_MAPPING_FN": "accounts.entra.map_user_attributes",
     }

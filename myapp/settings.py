@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "azure_auth",
+    "accounts",
     "livy",
 ]
 
@@ -100,7 +101,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Entra ID and local accounts side by side: a local superuser can always sign in to /admin.
-AUTHENTICATION_BACKENDS = ["livy.entra.EntraBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.entra.EntraBackend", "django.contrib.auth.backends.ModelBackend"]
 
 # django-azure-auth's settings, built from the variables users already know.
 AZURE_AUTH = azure_auth_settings(CONFIG)

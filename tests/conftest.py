@@ -1,5 +1,10 @@
 """Shared fixtures: users with roles' permissions, a `responses` fake of Apache Livy, and the
-real local Livy for the tests marked ``livy``."""
+real local Livy for the tests marked ``livy``. Helpers tests import live in
+:mod:`tests.support`, never here.
+
+Each test folder is a kind of test, marked automatically: ``unit`` (no database),
+``django`` (database, Livy faked), ``contract`` (Fabric swagger, shared behaviour),
+``integration`` (the real local Livy) and ``e2e`` (headless Chromium)."""
 
 from __future__ import annotations
 
@@ -8,71 +13,20 @@ import os
 import pytest
 import requests
 import responses
-from django.conf import settings
 from django.contrib.auth.models import Permission
 
-LIVY = settings.CONFIG.LIVY_BASE_ENDPOINT
+from tests.support.livy_json import LIVY
+
+#: Marker of each test folder (see the module docstring).
+FOLDER_MARKERS = ("unit", "django", "contract", "integration", "e2e")
 
 
-# ------------------------------------------------------------------------------- payloads
-def session_json(id=0, state="starting", name="pytest-1", kind="pyspark", app_id=None, **extra):
-    """A session as Apache Livy 0.9 returns it from POST/GET /sessions[/{id}]."""
-    body = {
-        "id": id,
-        "name": name,
-        "appId": app_id,
-        "owner": None,
-        "proxyUser": None,
-        "state": state,
-        "kind": kind,
-        "appInfo": {"driverLogUrl": None, "sparkUiUrl": None},
-        "log": ["stdout: ", "\nstderr: "],
-        "ttl": None,
-        "idleTimeout": None,
-        "driverMemory": None,
-        "driverCores": 0,
-        "executorMemory": None,
-        "executorCores": 0,
-        "conf": {},
-        "archives": [],
-        "files": [],
-        "heartbeatTimeoutInSecond": 0,
-        "jars": [],
-        "numExecutors": 0,
-        "pyFiles": [],
-        "queue": None,
-    }
-    body.update(extra)
-    return body
-
-
-def statement_json(id=0, state="waiting", code="1+1", output=None, progress=0.0, started=0, completed=0):
-    """A statement as Apache Livy 0.9 returns it."""
-    return {
-        "id": id,
-        "code": code,
-        "state": state,
-        "output": output,
-        "progress": progress,
-        "started": started,
-        "completed": completed,
-    }
-
-
-def ok_output(text, count=0):
-    return {"status": "ok", "execution_count": count, "data": {"text/plain": text}}
-
-
-def error_output(ename, evalue, traceback, count=0):
-    return {"status": "error", "execution_count": count, "ename": ename, "evalue": evalue, "traceback": traceback}
-
-
-def refused(url: str = "http://127.0.0.1:8998/") -> requests.ConnectionError:
-    """What requests raises when nothing listens on Livy's port (the request was never sent)."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError
-
-    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
-    return requests.ConnectionError(MaxRetryError(None, url, reason))
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with the kind of its folder, so ``-m unit`` and friends select them."""
+    for item in items:
+        parts = item.nodeid.split("/")
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in FOLDER_MARKERS:
+            item.add_marker(getattr(pytest.mark, parts[1]))
 
 
 # ---------------------------------------------------------------------------------- users

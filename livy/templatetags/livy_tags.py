@@ -1,4 +1,7 @@
-"""Template helpers for the notebook: safe output parts and state badges."""
+"""Template helpers for the notebook: safe output parts and Fabric's phases. Badge tones
+come from the rows themselves (``tone``, see :mod:`livy.states`)."""
+
+from typing import Any
 
 from django import template
 
@@ -8,23 +11,9 @@ register = template.Library()
 
 
 @register.inclusion_tag("livy/_output.html")
-def statement_output(stmt):
+def statement_output(stmt: Any) -> dict[str, Any]:
     """Render a statement's output parts (see :mod:`livy.output`) and its error, if any."""
     return {"stmt": stmt, "parts": render_parts(stmt.output)}
-
-
-@register.simple_tag
-def state_class(state: str) -> str:
-    """CSS class of a state badge: ok, error, running, waiting or ended."""
-    if state in ("idle", "available"):
-        return "badge-ok"
-    if state in ("error", "dead", "failed"):
-        return "badge-error"
-    if state in ("busy", "running", "starting", "submitting", "recovering", "cancelling", "shutting_down"):
-        return "badge-running"
-    if state in ("killed", "cancelled", "success"):
-        return "badge-ended"
-    return "badge-waiting"
 
 
 #: Fabric's session acquisition phases (``fabricSessionStateInfo.state``), as users read them.

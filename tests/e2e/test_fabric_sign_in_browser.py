@@ -20,9 +20,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from tests.conftest import ok_output
-from tests.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra
-from tests.fakes_fabric import ENDPOINT, FakeFabric
+from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra
+from tests.support.fakes_fabric import ENDPOINT, FakeFabric
+from tests.support.livy_json import ok_output
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ import pytest
 import responses
 from playwright.sync_api import expect
 
-from tests.conftest import LIVY, error_output, ok_output, session_json, statement_json, refused
+from tests.support.livy_json import LIVY, error_output, ok_output, refused, session_json, statement_json
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import pytest
 
-from livy import services
-from livy.backends import ApacheLivyBackend
-from livy.client import LivyClient, LivyNotFound, SessionSpec, SessionState, StatementState
+from livy import lifecycle
+from livy.clients import livy_client
 from livy.models import Statement
-from tests.polling import wait_for
+from livy.remote.backends import ApacheLivyBackend
+from livy.remote.client import LivyClient
+from livy.remote.errors import LivyNotFound
+from livy.remote.states import SessionState, StatementState
+from livy.remote.types import SessionSpec
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.livy
 
@@ -29,7 +33,7 @@ def client(real_livy):
 
 @pytest.fixture(scope="module")
 def idle_session(client):
-    session = client.create_session(SessionSpec(name=services.session_spec().name))
+    session = client.create_session(SessionSpec(name=lifecycle.session_spec().name))
     try:
         wait_for(
             lambda: client.get_session(session.id).state in (SessionState.IDLE,) or client.get_session(session.id).state.is_terminal,
@@ -97,29 +101,29 @@ def test_long_statement_is_cancelled(client, idle_session):
 def test_user_lifecycle_through_the_service_layer(real_livy, editor, settings):
     settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_BASE_ENDPOINT": real_livy})
     # Submitted while the session starts: queued, then sent once it is idle.
-    stmt = services.submit(editor, 'spark.range(100).selectExpr("sum(id) AS total").collect()')
+    stmt = lifecycle.submit(editor, 'spark.range(100).selectExpr("sum(id) AS total").collect()', client=livy_client())
     session = stmt.session
     assert stmt.state == Statement.QUEUED
-    assert services.ensure_session(editor).pk == session.pk  # a second visit reuses it
+    assert lifecycle.ensure_session(editor, client=livy_client()).pk == session.pk  # a second visit reuses it
 
     def finished():
-        services.refresh(session)
+        lifecycle.refresh(session, client=livy_client())
         stmt.refresh_from_db()
         return stmt.is_terminal
     wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what="the queued statement to finish")
     assert stmt.state == "available" and "4950" in stmt.output["data"]["text/plain"]
 
-    failing = services.submit(editor, "raise ValueError('bad input')")
+    failing = lifecycle.submit(editor, "raise ValueError('bad input')", client=livy_client())
     def failed():
-        services.refresh(session)
+        lifecycle.refresh(session, client=livy_client())
         failing.refresh_from_db()
         return failing.is_terminal
     wait_for(failed, timeout=STATEMENT_TIMEOUT, what="the failing statement")
     assert (failing.state, failing.error_name, failing.error_value) == ("error", "ValueError", "bad input")
     assert "Traceback" in failing.traceback or failing.traceback
 
-    services.stop_session(session)
-    client = services.livy_client()
+    lifecycle.stop_session(session, client=livy_client())
+    client = livy_client()
     wait_for(lambda: _gone(client, session.livy_id), timeout=60, what="the session to be gone from Livy")
 
 

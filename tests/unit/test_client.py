@@ -5,27 +5,26 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 import requests
 import responses
 from responses import matchers
 
-from livy.backends import ApacheLivyBackend
-from livy.client import (
+from livy.remote.backends import ApacheLivyBackend
+from livy.remote.client import LivyClient
+from livy.remote.errors import (
     LivyAuthError,
-    LivyClient,
     LivyHTTPError,
     LivyNotFound,
     LivyOutcomeUnknown,
     LivyThrottled,
     LivyUnavailable,
-    SessionSpec,
-    SessionState,
-    StatementState,
 )
-from tests.conftest import error_output, ok_output, session_json, statement_json
+from livy.remote.states import SessionState, StatementState
+from livy.remote.types import SessionSpec
+from tests.support.livy_json import error_output, ok_output, session_json, statement_json
 
 BASE = "http://livy.test:8998"
 
@@ -149,7 +148,7 @@ def test_get_statement_with_output_and_times(client, api):
     assert stmt.state is StatementState.AVAILABLE
     assert stmt.output.data == {"text/plain": "2"} and stmt.output.execution_count == 1
     assert (stmt.completed - stmt.started).total_seconds() == 1.5
-    assert stmt.started.tzinfo is timezone.utc
+    assert stmt.started.tzinfo is UTC
 
 
 def test_get_statement_error_output(client, api):

@@ -13,8 +13,9 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from livy import services, tokens
-from livy.client import LivyError
+from livy import lifecycle, selectors
+from livy.clients import current_config, livy_client
+from livy.remote.errors import LivyError
 
 
 class Command(BaseCommand):
@@ -25,22 +26,21 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="list the sessions, stop nothing")
 
     def handle(self, *args, idle_minutes: float, dry_run: bool, **options):
-        cfg = services.config()
+        cfg = current_config()
         cutoff = timezone.now() - timedelta(minutes=idle_minutes)
-        provider = tokens.token_provider_for(None, cfg)
-        if provider is not None and provider.interactive:
+        if cfg.LIVY_BACKEND == "fabric" and cfg.FABRIC_AUTH == "delegated":
             self.stdout.write("Fabric with delegated tokens: nothing to do (Fabric ends idle sessions after 20 minutes).")
             return
-        client = services.livy_client(cfg, provider)
+        client = livy_client(None, cfg)
         stopped = failed = 0
-        for candidate in services.inactive_sessions(cutoff).filter(backend=cfg.LIVY_BACKEND):
+        for candidate in selectors.inactive_sessions(cutoff).filter(backend=cfg.LIVY_BACKEND):
             # The row may be stale (nobody had the page open): read Livy, then decide.
             try:
-                services.refresh(candidate, client=client, force=True, read_only=True)
+                lifecycle.refresh(candidate, client=client, force=True, read_only=True)
             except LivyError as exc:
                 self.stderr.write(f"could not read {candidate.name}: {exc}")
                 continue
-            session = services.idle_sessions(cutoff).filter(pk=candidate.pk).first()
+            session = selectors.idle_sessions(cutoff).filter(pk=candidate.pk).first()
             if session is None:
                 continue
             line = f"{session.name} (owner {session.owner}, Livy id {session.livy_id or '-'}, idle since {session.last_activity:%Y-%m-%d %H:%M})"
@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"would stop {line}")
                 continue
             try:
-                services.stop_session(session, client=client)
+                lifecycle.stop_session(session, client=client)
                 stopped += 1
                 self.stdout.write(f"stopped {line}")
             except LivyError as exc:

@@ -1,15 +1,44 @@
 """What differs between Livy servers: base URL, auth header, paging, request bodies, errors.
 
-:class:`LivyClient <livy.client.LivyClient>` asks its backend for each of these, so adding a
+:class:`LivyClient <livy.remote.client.LivyClient>` asks its backend for each of these, so adding a
 server (Fabric's Livy API) means adding a backend class, not branches in the client.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from livy.client import RETRY_STATUSES, SessionSpec
+from livy.remote.types import SessionSpec
+
+#: Status codes after which a GET is tried again (Livy behind a gateway, Fabric throttling).
+RETRY_STATUSES = (429, 502, 503, 504)
+
+
+class TokenProvider(Protocol):
+    """Gives bearer tokens for Fabric (see :mod:`livy.remote.tokens`).
+
+    ``interactive`` is True when the tokens are the signed-in user's own (a refusal means
+    "sign in again"); ``access_token()`` returns the token or raises a
+    :class:`~livy.remote.errors.LivyError`.
+    """
+
+    interactive: bool
+
+    def access_token(self) -> str: ...
+
+
+def display_endpoint(base_url: str) -> str:
+    """``base_url`` as users may see it: scheme, host and port only. User info
+    (``user:password@``), path, query and fragment are left out, so an endpoint credential
+    never reaches a page or a log line."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}" if parts.scheme else host
 
 
 class LivyBackend:
@@ -22,7 +51,7 @@ class LivyBackend:
     name = "apache"
     #: Statuses that mean "slow down" (read with ``Retry-After``).
     throttle_statuses: tuple[int, ...] = (429,)
-    #: Statuses after which a GET is retried (see :mod:`livy.client`).
+    #: Statuses after which a GET is retried (see :mod:`livy.remote.client`).
     retry_statuses: tuple[int, ...] = RETRY_STATUSES
     #: True when requests carry the signed-in user's own token (a 401 means: sign in again).
     user_tokens = False
@@ -36,8 +65,9 @@ class LivyBackend:
 
     @property
     def display_url(self) -> str:
-        """The endpoint as shown in messages to users."""
-        return self.base_url
+        """The endpoint as shown in messages to users: scheme, host and port, no credentials
+        (see :func:`display_endpoint`)."""
+        return display_endpoint(self.base_url)
 
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` (relative, e.g. ``sessions/3/statements``)."""
@@ -96,7 +126,7 @@ class ApacheLivyBackend(LivyBackend):
 class FabricLivyBackend(LivyBackend):
     """Microsoft Fabric's Livy API for a lakehouse
     (``https://api.fabric.microsoft.com/v1/workspaces/<ws>/lakehouses/<lh>/livyapi/versions/2023-12-01``),
-    as described by the official swagger (``shared/specs/fabric-livy-swagger.json``).
+    as described by the official swagger (a copy is ``tests/contract/fabric-livy-swagger.json``).
 
     Differences from Apache Livy, all from that description and Fabric's Livy API docs:
     an Entra ID bearer token on every request (from ``token_provider``); session ids are
@@ -113,13 +143,13 @@ class FabricLivyBackend(LivyBackend):
     supports_reset_timeout = True
     early_errors_expected = True
 
-    def __init__(self, base_url: str, token_provider: Any, *, user_tokens: bool = True):
+    def __init__(self, base_url: str, token_provider: TokenProvider, *, user_tokens: bool = True):
         super().__init__(base_url)
         self.token_provider = token_provider
         self.user_tokens = user_tokens
 
     def auth_headers(self) -> dict[str, str]:
-        """``Authorization: Bearer <token>``; raises :class:`livy.client.LivySignInRequired`
+        """``Authorization: Bearer <token>``; raises :class:`livy.remote.errors.LivySignInRequired`
         when the provider cannot get a token without the user."""
         return {"Authorization": f"Bearer {self.token_provider.access_token()}"}
 
@@ -160,20 +190,19 @@ class FabricLivyBackend(LivyBackend):
         return super().error_detail(body)
 
 
-def build_backend(config: Any, token_provider: Any = None) -> LivyBackend:
-    """The backend for ``config.LIVY_BACKEND`` at ``config.LIVY_BASE_ENDPOINT``.
+def build_backend(name: str, base_url: str, token_provider: TokenProvider | None = None) -> LivyBackend:
+    """The backend called ``name`` (``LIVY_BACKEND``: ``apache`` or ``fabric``) at ``base_url``.
 
-    Fabric needs ``token_provider`` (see :mod:`livy.tokens`); raises ``ValueError`` without one.
+    Fabric needs ``token_provider`` (see :mod:`livy.remote.tokens`); raises ``ValueError``
+    without one, or for an unknown ``name``.
     """
-    if config.LIVY_BACKEND == "apache":
-        return ApacheLivyBackend(config.LIVY_BASE_ENDPOINT)
-    if config.LIVY_BACKEND == FabricLivyBackend.name:
+    if name == ApacheLivyBackend.name:
+        return ApacheLivyBackend(base_url)
+    if name == FabricLivyBackend.name:
         if token_provider is None:
             raise ValueError("the Fabric backend needs a token provider")
-        return FabricLivyBackend(
-            config.LIVY_BASE_ENDPOINT, token_provider, user_tokens=getattr(token_provider, "interactive", True)
-        )
-    raise ValueError(f"unknown LIVY_BACKEND={config.LIVY_BACKEND!r}")
+        return FabricLivyBackend(base_url, token_provider, user_tokens=token_provider.interactive)
+    raise ValueError(f"unknown LIVY_BACKEND={name!r}")
 
 
 #: Backend classes by ``LIVY_BACKEND`` value, for what is known without building one.

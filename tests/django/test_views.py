@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, error_output, ok_output, refused, session_json, statement_json
+from tests.support.livy_json import LIVY, error_output, ok_output, refused, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 

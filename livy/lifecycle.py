@@ -1,6 +1,7 @@
-"""The session and statement lifecycle. Views call these functions; these call the client.
+"""The session and statement lifecycle: the only module that changes session and statement
+rows. Views call these functions; these call the Livy client they are given.
 
-Rules (see ``shared/DESIGN.md``):
+Rules:
 
 * A row is written before the Livy call it stands for, and updated from Livy's answer.
 * A user has at most one *active* session per backend (a partial unique constraint); their
@@ -11,7 +12,7 @@ Rules (see ``shared/DESIGN.md``):
 * Refreshing from Livy happens only while something is not terminal, and at most once per
   ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll.
 
-Errors: functions raise :class:`livy.client.LivyError` subclasses when Livy cannot be used;
+Errors: functions raise :class:`livy.remote.errors.LivyError` subclasses when Livy cannot be used;
 views turn them into messages. Nothing the user typed is lost: a statement that could not
 be sent stays ``queued`` (transient errors) or becomes ``failed`` with the reason.
 """
@@ -19,32 +20,29 @@ be sent stays ``queued`` (transient errors) or becomes ``failed`` with the reaso
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
-from livy.backends import build_backend
-from livy.client import (
-    LivyClient,
+from livy.clients import current_config
+from livy.models import SparkSession, Statement
+from livy.remote.client import LivyClient
+from livy.remote.errors import (
     LivyError,
     LivyHTTPError,
     LivyNotFound,
     LivyOutcomeUnknown,
-    LivySession,
     LivySignInRequired,
-    LivyStatement,
     LivyThrottled,
     LivyUnavailable,
-    SessionSpec,
-    SessionState,
-    StatementState,
 )
-from livy.models import SparkSession, Statement
+from livy.remote.states import SessionState, StatementState
+from livy.remote.types import LivySession, LivyStatement, SessionSpec
+from livy.selectors import active_session, needs_refresh, open_statements
+from myapp.config import AppConfig
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +50,17 @@ log = logging.getLogger(__name__)
 SUBMIT_GRACE_SECONDS = 30
 #: A send may take this many request timeouts in the worst case (connect and read are timed
 #: separately, a token fetch comes first, a 401 retries once): only after that is a
-#: ``submitting`` statement (or a start without a Livy id) looked at again.
+#: ``sending`` statement (or a start without a Livy id) looked at again.
 RECONCILE_AFTER_TIMEOUTS = 4
-#: Statement states in which Livy is (or may be) running the code.
-RUNNING_ON_LIVY = [StatementState.WAITING.value, StatementState.RUNNING.value, StatementState.CANCELLING.value]
 #: Shown when Livy answers 404 for a session we still had as alive.
 SESSION_GONE = "Livy no longer knows this session: it was stopped, timed out or Livy restarted."
 
 
-def config() -> Any:
-    """The validated :class:`myapp.config.AppConfig` of this process."""
-    return settings.CONFIG
-
-
-def livy_client(cfg: Any = None, token_provider: Any = None) -> LivyClient:
-    """A new client for the configured backend. One per request: nothing is shared.
-    ``token_provider`` (see :mod:`livy.tokens`) is required for Fabric."""
-    cfg = cfg or config()
-    return LivyClient(build_backend(cfg, token_provider), timeout=cfg.LIVY_REQUESTS_TIMEOUT)
-
-
-def session_spec(cfg: Any = None) -> SessionSpec:
+def session_spec(cfg: AppConfig | None = None) -> SessionSpec:
     """The spec of a new session: ``LIVY_SESSION_NAME_PREFIX`` + a UTC timestamp down to the
     microsecond, kind ``pyspark``, ``conf`` from ``LIVY_SPARK_CONF``, ``pyFiles`` from
     ``LIVY_SPARK_DEPENDENCIES``."""
-    cfg = cfg or config()
+    cfg = cfg or current_config()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     return SessionSpec(
         name=f"{cfg.LIVY_SESSION_NAME_PREFIX}{stamp}",
@@ -86,43 +70,17 @@ def session_spec(cfg: Any = None) -> SessionSpec:
     )
 
 
-# ----------------------------------------------------------------------------- visibility
-def sessions_visible_to(user: Any) -> QuerySet[SparkSession]:
-    """Sessions ``user`` may read: their own, or all with ``livy.view_all_sessions``."""
-    qs = SparkSession.objects.select_related("owner")
-    if user.has_perm("livy.view_all_sessions"):
-        return qs
-    return qs.filter(owner=user)
-
-
-def statements_visible_to(user: Any) -> QuerySet[Statement]:
-    """Statements ``user`` may read: those of the sessions in :func:`sessions_visible_to`."""
-    qs = Statement.objects.select_related("session", "author")
-    if user.has_perm("livy.view_all_sessions"):
-        return qs
-    return qs.filter(session__owner=user)
-
-
-def can_stop(user: Any, session: SparkSession) -> bool:
-    """Owners may stop their session; others need ``livy.stop_any_session``."""
-    return session.owner_id == user.pk or user.has_perm("livy.stop_any_session")
-
-
 # -------------------------------------------------------------------------------- sessions
-def active_session(user: Any, cfg: Any = None) -> SparkSession | None:
-    """The user's active session on the configured backend and endpoint, or None.
-
-    A session left active on another endpoint (the configuration changed) is retired here.
-    """
-    cfg = cfg or config()
-    row = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, active=True).first()
-    if row is not None and row.endpoint != cfg.LIVY_BASE_ENDPOINT:
+def _retire_elsewhere(user: Any, cfg: AppConfig) -> None:
+    """Close the user's sessions left active on another endpoint of this backend (the
+    configuration changed since they started), so a new one may become active."""
+    for row in SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, active=True).exclude(
+        endpoint=cfg.LIVY_BASE_ENDPOINT
+    ):
         _retire(row, "The Livy endpoint changed since this session started.")
-        return None
-    return row
 
 
-def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = None) -> SparkSession:
+def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = None) -> SparkSession:
     """The user's live session, started now if there is none (or the last one ended).
 
     A reused session is checked on Livy first (one GET); one Livy has forgotten is closed and
@@ -131,9 +89,9 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
     Raises :class:`LivyError` if Livy refuses or cannot be reached (the row then records
     the error and is no longer active).
     """
-    cfg = cfg or config()
-    client = client or livy_client(cfg)
-    row = active_session(user, cfg)
+    cfg = cfg or current_config()
+    _retire_elsewhere(user, cfg)
+    row = active_session(user, cfg=cfg)
     if row is not None and not row.is_terminal:
         if row.livy_id:
             # Health check: Livy may have ended the session (timeout, restart) since last seen.
@@ -161,7 +119,7 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
             )
     except IntegrityError:
         # Another request of this user won the race: use its session.
-        winner = active_session(user, cfg)
+        winner = active_session(user, cfg=cfg)
         if winner is None:  # pragma: no cover - retired between the two statements
             raise
         return winner
@@ -169,10 +127,11 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
     try:
         livy = client.create_session(spec)
     except LivyOutcomeUnknown as exc:
-        livy = _find_session_by_name(client, spec.name)
-        if livy is None:
+        found = _find_session_by_name(client, spec.name)
+        if found is None:
             _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
             raise
+        livy = found
     except LivyError as exc:
         _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
         raise
@@ -190,20 +149,19 @@ def ensure_session(user: Any, *, client: LivyClient | None = None, cfg: Any = No
     return row
 
 
-def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> SparkSession:
+def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
     """Delete the session on Livy and close its row; statements not finished are cancelled.
 
     A session Livy no longer knows is closed all the same. Raises :class:`LivyError` when
     Livy cannot be reached (the row stays as it was, so the user can try again).
     """
     if session.livy_id and not session.is_terminal:
-        client = client or livy_client()
         try:
             client.delete_session(session.livy_id)
         except LivyNotFound:
             pass
     now = timezone.now()
-    _open_statements(session).update(
+    open_statements(session).update(
         state=StatementState.CANCELLED.value, completed_at=now
     )
     if not session.is_terminal:
@@ -215,7 +173,7 @@ def stop_session(session: SparkSession, *, client: LivyClient | None = None) -> 
     return session
 
 
-def refresh(session: SparkSession, *, client: LivyClient | None = None, force: bool = False,
+def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
             actor: Any = None, read_only: bool = False) -> SparkSession:
     """Bring the session and its unfinished statements up to date from Livy.
 
@@ -230,13 +188,12 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
     404 is not taken as the session being gone, since it may only be hidden from the actor.
     ``read_only`` reads the same way for any caller (the reaper).
     """
-    if not _needs_refresh(session):
+    if not needs_refresh(session):
         return session
     if not force and not _claim_refresh(session):
         session.refresh_from_db()
         return session
 
-    client = client or livy_client()
     owner_acting = not read_only and (actor is None or actor.pk == session.owner_id)
     if session.livy_id and not session.is_terminal:
         _sync_session(session, client, may_retire=owner_acting or not client.backend.user_tokens)
@@ -251,7 +208,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
         _reconcile_submissions(session, client)
         dispatch_queued(session, client=client)
         _keep_alive_quietly(session, client)
-    for stmt in _open_statements(session).filter(livy_id__isnull=False):
+    for stmt in open_statements(session).filter(livy_id__isnull=False):
         try:
             _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
         except LivyNotFound:
@@ -261,7 +218,7 @@ def refresh(session: SparkSession, *, client: LivyClient | None = None, force: b
 
 
 # ------------------------------------------------------------------------------ statements
-def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any = None) -> Statement:
+def submit(user: Any, code: str, *, client: LivyClient, cfg: AppConfig | None = None) -> Statement:
     """Run ``code`` in the user's session, starting one if needed.
 
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
@@ -271,13 +228,12 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
     :class:`LivySignInRequired` when the user's token has run out (the statement is kept
     queued on their live session, if they have one).
     """
-    cfg = cfg or config()
-    client = client or livy_client(cfg)
+    cfg = cfg or current_config()
     try:
         session = ensure_session(user, client=client, cfg=cfg)
     except LivySignInRequired:
         # Keep the code queued on the live session; it is sent once the user is back.
-        row = active_session(user, cfg)
+        row = active_session(user, cfg=cfg)
         if row is not None and not row.is_terminal:
             Statement.objects.create(session=row, author=user, code=code, kind=row.kind)
         raise
@@ -292,7 +248,7 @@ def submit(user: Any, code: str, *, client: LivyClient | None = None, cfg: Any =
     return stmt
 
 
-def keep_alive(session: SparkSession, *, client: LivyClient | None = None, cfg: Any = None) -> bool:
+def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | None = None) -> bool:
     """Restart the server's idle timer of a ready session (``POST /sessions/{id}/reset-timeout``)
     if the backend has one (Fabric ends sessions idle for 20 minutes) and the last reset is
     older than ``LIVY_KEEPALIVE_INTERVAL`` seconds. Returns True when a reset was sent.
@@ -301,8 +257,7 @@ def keep_alive(session: SparkSession, *, client: LivyClient | None = None, cfg: 
     so a session lives as long as its user is active. Errors other than the session being
     gone are left to the caller.
     """
-    cfg = cfg or config()
-    client = client or livy_client(cfg)
+    cfg = cfg or current_config()
     if not (client.backend.supports_reset_timeout and session.livy_id and session.session_state.is_ready):
         return False
     threshold = timezone.now() - timedelta(seconds=cfg.LIVY_KEEPALIVE_INTERVAL)
@@ -318,28 +273,27 @@ def keep_alive(session: SparkSession, *, client: LivyClient | None = None, cfg: 
     return True
 
 
-def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) -> int:
+def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
     """Send the session's queued statements to Livy, oldest first; returns how many were sent.
 
-    Each statement is claimed (``queued`` → ``submitting``) by a conditional UPDATE before it
+    Each statement is claimed (``queued`` → ``sending``) by a conditional UPDATE before it
     is sent, so concurrent callers never send it twice. On a transient error (Livy
     unreachable, throttled) the statement goes back to ``queued`` and sending stops until the
-    next refresh; when Livy may have received it without answering, it stays ``submitting``
+    next refresh; when Livy may have received it without answering, it stays ``sending``
     and :func:`refresh` reconciles it with Livy's list; on any other refusal it becomes
     ``failed`` with Livy's message.
     """
-    client = client or livy_client()
     sent = 0
     for stmt in session.statements.filter(state=Statement.QUEUED).order_by("created_at", "pk"):
         claimed = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).update(
-            state=Statement.SUBMITTING, submitted_at=timezone.now()
+            state=Statement.SENDING, submitted_at=timezone.now()
         )
         if not claimed:
             continue
         try:
             livy = client.submit_statement(session.livy_id, stmt.code, stmt.kind)
         except LivyOutcomeUnknown:
-            # Livy may have it: it stays 'submitting' until a refresh looks (never resent blindly).
+            # Livy may have it: it stays 'sending' until a refresh looks (never resent blindly).
             raise
         except (LivyUnavailable, LivyThrottled):
             Statement.objects.filter(pk=stmt.pk).update(state=Statement.QUEUED, submitted_at=None)
@@ -357,7 +311,7 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient | None = None) 
     return sent
 
 
-def cancel(stmt: Statement, *, client: LivyClient | None = None) -> Statement:
+def cancel(stmt: Statement, *, client: LivyClient) -> Statement:
     """Cancel a statement. A queued one is cancelled here; a running one is asked to cancel on
     Livy and moves to ``cancelling`` until a refresh reads ``cancelled``. Raises
     :class:`LivyError` if Livy cannot be reached."""
@@ -370,7 +324,6 @@ def cancel(stmt: Statement, *, client: LivyClient | None = None) -> Statement:
             return stmt
     if stmt.is_terminal or stmt.livy_id is None:
         return stmt
-    client = client or livy_client()
     try:
         client.cancel_statement(stmt.session.livy_id, stmt.livy_id)
     except LivyNotFound:
@@ -383,58 +336,16 @@ def cancel(stmt: Statement, *, client: LivyClient | None = None) -> Statement:
 
 
 # --------------------------------------------------------------------------------- helpers
-@dataclass(frozen=True)
-class PageState:
-    """What a page shows: the session (or None), its latest statements (oldest first), how
-    many earlier ones are left out (``hidden``), and whether anything is still moving (the
-    page keeps polling while ``live``). ``complete`` says the page shows the whole history."""
-
-    session: SparkSession | None
-    statements: list[Statement]
-    live: bool
-    hidden: int = 0
-    complete: bool = False
-
-
-def page_state(session: SparkSession | None, limit: int | None = None) -> PageState:
-    """The :class:`PageState` of ``session`` as stored (no Livy call), with at most ``limit``
-    statements (the latest), or all of them when ``limit`` is None."""
-    if session is None:
-        return PageState(None, [], False)
-    newest = session.statements.select_related("author").order_by("-created_at", "-pk")
-    statements = list(newest[:limit] if limit is not None else newest)[::-1]
-    cut = limit is not None and len(statements) == limit
-    hidden = session.statements.count() - len(statements) if cut else 0
-    open_statement = (
-        _open_statements(session).exists()
-        if hidden
-        else any(not s.is_terminal for s in statements)
-    )
-    live = not session.is_terminal and (session.session_state is not SessionState.IDLE or open_statement)
-    return PageState(session, statements, live, hidden=hidden, complete=limit is None)
-
-
-def _open_statements(session: SparkSession) -> QuerySet[Statement]:
-    """The session's statements that have not reached a terminal state."""
-    return session.statements.exclude(state__in=Statement.TERMINAL_STATES)
-
-
 def _longest_send_seconds() -> float:
     """How long a create or send to Livy can take at worst, in seconds (see
     :data:`RECONCILE_AFTER_TIMEOUTS`): past this, no request for it can still be in flight."""
-    return RECONCILE_AFTER_TIMEOUTS * config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS
-
-
-def _needs_refresh(session: SparkSession) -> bool:
-    if not session.is_terminal:
-        return True
-    return _open_statements(session).exists()
+    return RECONCILE_AFTER_TIMEOUTS * current_config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS
 
 
 def _claim_refresh(session: SparkSession) -> bool:
     """Take the right to refresh ``session`` now (a conditional UPDATE on ``refreshed_at``)."""
     now = timezone.now()
-    threshold = now - timedelta(seconds=config().LIVY_REFRESH_MIN_INTERVAL)
+    threshold = now - timedelta(seconds=current_config().LIVY_REFRESH_MIN_INTERVAL)
     claimed = SparkSession.objects.filter(pk=session.pk).filter(
         Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=threshold)
     ).update(refreshed_at=now)
@@ -517,7 +428,7 @@ def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
     if not client.backend.early_errors_expected:
         return False
     age = (timezone.now() - row.created_at).total_seconds()
-    return age < config().LIVY_SESSION_CREATE_GRACE
+    return age < current_config().LIVY_SESSION_CREATE_GRACE
 
 
 def _apply_session(row: SparkSession, livy: LivySession) -> None:
@@ -574,20 +485,20 @@ def _fail(stmt: Statement, reason: str) -> None:
 def _fail_open_statements(session: SparkSession) -> None:
     reason = f"The session ended ({session.state}) before this statement finished."
     now = timezone.now()
-    _open_statements(session).update(
+    open_statements(session).update(
         state=Statement.FAILED, error_name="SessionEnded", error_value=reason, completed_at=now
     )
 
 
 def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
-    """Settle statements left ``submitting`` longer than any send can take (no answer came,
+    """Settle statements left ``sending`` longer than any send can take (no answer came,
     or the process died mid-send). Livy's list decides: the newest Livy statement with the
     same code that no row claims, and that is newer than the statements sent before this one,
     is adopted; when there is none the statement becomes ``failed`` with a message saying it
     may not have run. Nothing is ever sent again automatically: Livy may register a
     statement late, and running a user's code twice is worse than asking them to rerun it."""
     limit = timezone.now() - timedelta(seconds=_longest_send_seconds())
-    stale = list(session.statements.filter(state=Statement.SUBMITTING, submitted_at__lt=limit).order_by("pk"))
+    stale = list(session.statements.filter(state=Statement.SENDING, submitted_at__lt=limit).order_by("pk"))
     if not stale:
         return
     rows = list(session.statements.exclude(livy_id=None).values_list("pk", "livy_id"))
@@ -597,7 +508,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
         floor = max((livy_id for pk, livy_id in rows if pk < stmt.pk), default=-1)
         match = next((s for s in unclaimed if s.code == stmt.code and s.id > floor), None)
         if match is None:
-            Statement.objects.filter(pk=stmt.pk, state=Statement.SUBMITTING, livy_id=None).update(
+            Statement.objects.filter(pk=stmt.pk, state=Statement.SENDING, livy_id=None).update(
                 state=Statement.FAILED,
                 error_name="SubmissionUnconfirmed",
                 error_value="Livy did not confirm this statement and does not list it: it may not have run. "
@@ -607,7 +518,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
             continue
         unclaimed.remove(match)
         _apply_statement(stmt, match)
-        _save_statement(stmt, state=Statement.SUBMITTING, livy_id__isnull=True)
+        _save_statement(stmt, state=Statement.SENDING, livy_id__isnull=True)
 
 
 #: Fields a Livy read updates on a statement row.
@@ -631,39 +542,11 @@ def _retire(row: SparkSession, reason: str = "", state: SessionState | None = No
     row.save()
 
 
-def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient | None = None) -> list[str]:
+def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -> list[str]:
     """The last ``lines`` lines of the session's Livy log (``GET /sessions/{id}/log``).
 
     Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
     :class:`LivyError`\\ s when it cannot be reached.
     """
-    client = client or livy_client()
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines
-
-
-def inactive_sessions(cutoff: Any) -> QuerySet[SparkSession]:
-    """Active sessions with no activity since ``cutoff`` (a datetime): not created, run in,
-    finished in or kept alive after it. Their rows may be stale (nobody had the page open):
-    refresh them from Livy (``refresh(..., read_only=True)``), then use :func:`idle_sessions`."""
-    from django.db.models import Max
-    from django.db.models.functions import Coalesce, Greatest
-
-    return (
-        SparkSession.objects.filter(active=True)
-        .annotate(
-            last_statement=Coalesce(Max("statements__created_at"), "created_at"),
-            last_completed=Coalesce(Max("statements__completed_at"), "created_at"),
-            last_keepalive=Coalesce("kept_alive_at", "created_at"),
-        )
-        .annotate(last_activity=Greatest("created_at", "last_statement", "last_completed", "last_keepalive"))
-        .filter(last_activity__lt=cutoff)
-        .select_related("owner")
-    )
-
-
-def idle_sessions(cutoff: Any) -> QuerySet[SparkSession]:
-    """:func:`inactive_sessions` that run nothing on Livy as last read (a long job is activity)."""
-    return inactive_sessions(cutoff).exclude(
-        state__in=[SessionState.BUSY.value, SessionState.RUNNING.value]
-    ).exclude(statements__state__in=RUNNING_ON_LIVY)

@@ -7,7 +7,7 @@ administrator granted in the Django admin stay.
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 
-from livy.roles import ROLE_PERMISSIONS
+from accounts.roles import ROLE_PERMISSIONS
 
 
 class Command(BaseCommand):

@@ -22,12 +22,13 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, Protocol
 
 import msal
 import requests
 
-from livy.client import LivyError, LivySignInRequired, LivyUnavailable
+from livy.remote.errors import LivyError, LivySignInRequired, LivyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,32 @@ EXPIRY_MARGIN = 300
 _DISCOVERY_CACHE: dict[Any, Any] = {}
 
 
+class TokenSettings(Protocol):
+    """The settings the providers read (:class:`myapp.config.AppConfig` has them all):
+    the app registration, the authority and the scopes of the Fabric token."""
+
+    CLIENT_ID: str
+    CLIENT_SECRET: str
+    TENANT_ID: str
+    ENTRA_AUTHORITY_HOST: str
+    FABRIC_SCOPES: list[str]
+    FABRIC_TENANT_ID: str
+    FABRIC_CLIENT_ID: str
+    FABRIC_CLIENT_SECRET: str
+
+    @property
+    def entra_authority(self) -> str: ...
+
+
 class DelegatedTokenProvider:
     """The signed-in user's token for ``cfg.FABRIC_SCOPES``, from their MSAL cache in
     ``session`` (a Django session). :meth:`access_token` raises
-    :class:`livy.client.LivySignInRequired` when only an interactive sign-in can give one
+    :class:`livy.remote.errors.LivySignInRequired` when only an interactive sign-in can give one
     (no account in the cache, ``invalid_grant``, ``interaction_required``)."""
 
     interactive = True
 
-    def __init__(self, session: Any, cfg: Any):
+    def __init__(self, session: MutableMapping[str, Any], cfg: TokenSettings):
         self.session = session
         self.cfg = cfg
         self._token: str | None = None
@@ -119,11 +137,11 @@ def _service_principal_app(authority: str, client_id: str, secret: str) -> msal.
 class ServicePrincipalTokenProvider:
     """An app-only token (client credentials) for ``cfg.FABRIC_SCOPES``, as the identity
     ``FABRIC_CLIENT_ID`` (default ``CLIENT_ID``) of tenant ``FABRIC_TENANT_ID`` (default
-    ``TENANT_ID``). Raises :class:`livy.client.LivyError` when Entra refuses it."""
+    ``TENANT_ID``). Raises :class:`livy.remote.errors.LivyError` when Entra refuses it."""
 
     interactive = False
 
-    def __init__(self, cfg: Any):
+    def __init__(self, cfg: TokenSettings):
         self.cfg = cfg
 
     def access_token(self) -> str:
@@ -143,13 +161,3 @@ class ServicePrincipalTokenProvider:
         raise LivyError(
             f"The service principal could not get a Fabric token: {result.get('error_description') or result.get('error')}"
         )
-
-
-def token_provider_for(session: Any, cfg: Any) -> DelegatedTokenProvider | ServicePrincipalTokenProvider | None:
-    """The provider ``cfg`` asks for, bound to the user's Django ``session``; None for the
-    Apache backend (no token)."""
-    if cfg.LIVY_BACKEND != "fabric":
-        return None
-    if cfg.FABRIC_AUTH == "service_principal":
-        return ServicePrincipalTokenProvider(cfg)
-    return DelegatedTokenProvider(session, cfg)

@@ -15,9 +15,9 @@ from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.fakes_entra import ADMINS_GID, CLIENT_ID, EDITORS_GID, TENANT, VIEWERS_GID, EntraUser, FakeEntra
-from tests.fakes_entra import configure_entra as configure
-from tests.fakes_entra import entra_sign_in as sign_in
+from tests.support.fakes_entra import ADMINS_GID, CLIENT_ID, EDITORS_GID, TENANT, VIEWERS_GID, EntraUser, FakeEntra
+from tests.support.fakes_entra import configure_entra as configure
+from tests.support.fakes_entra import entra_sign_in as sign_in
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ What this module adds to the library:
   when the ID token signals *group overage* (``_claim_names``/``_claim_sources`` instead of a
   ``groups`` claim: more than 200 groups, per "Groups overage claim" in Microsoft's ID token
   claims reference);
-* ``is_staff`` for members of the administrators' groups only (:data:`livy.roles.STAFF_GROUPS`);
+* ``is_staff`` for members of the administrators' groups only (:data:`accounts.roles.STAFF_GROUPS`);
 * Graph calls with a timeout, and every failure raised as :class:`EntraSignInError` so that
   views show a page instead of a 500.
 """
@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 
-from livy.roles import STAFF_GROUPS
+from accounts.roles import STAFF_GROUPS
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from livy.models import SparkSession
-from tests.conftest import error_output, ok_output
-from tests.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
-from tests.fakes_fabric import ENDPOINT, FakeFabric
-from tests.polling import wait_for
+from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
+from tests.support.fakes_fabric import ENDPOINT, FakeFabric
+from tests.support.livy_json import error_output, ok_output
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -146,8 +146,8 @@ def test_the_same_session_serves_later_visits_and_stopping_ends_it(notebook):
     if notebook.fabric:
         assert notebook.fabric.sessions[first].deleted
     else:
-        from livy.services import livy_client
-        from livy.client import LivyNotFound
+        from livy.clients import livy_client
+        from livy.remote.errors import LivyNotFound
 
         def gone():
             try:

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from livy.models import SparkSession, Statement
-from tests.conftest import LIVY, session_json, statement_json
+from tests.support.livy_json import LIVY, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """The default roles: Django groups and the permissions each one grants.
 
-Views check permissions, never group names (shared/DESIGN.md, "Roles"), so an administrator
+Views check permissions, never group names (README, "Roles"), so an administrator
 may change what a role can do in the Django admin; ``setup_roles`` only adds what is missing.
 """
 

@@ -1,4 +1,4 @@
-"""Sign-in and sign-out pages: Entra ID (through :mod:`livy.entra`) beside local accounts.
+"""Sign-in and sign-out pages: Entra ID (through :mod:`accounts.entra`) beside local accounts.
 
 Every way an Entra sign-in can fail (an error returned by Entra such as an AADSTS code, a
 callback without a pending flow because it expired or was replayed, a state mismatch, Graph
@@ -19,7 +19,7 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from livy.entra import EntraAuthHandler, EntraSignInError, token_error_message
+from accounts.entra import EntraAuthHandler, EntraSignInError, token_error_message
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def entra_callback(request: HttpRequest) -> HttpResponse:
     if user is None:
         return _error_page(request, "Your account cannot sign in here",
                            "It is disabled in this app. Ask an administrator.", HTTPStatus.FORBIDDEN)
-    login(request, user, backend="livy.entra.EntraBackend")
+    login(request, user, backend="accounts.entra.EntraBackend")
     return HttpResponseRedirect(_safe_next(request, request.session.pop(NEXT_KEY, "")))
 
 

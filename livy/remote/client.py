@@ -18,7 +18,7 @@ call                                            method
 ==============================================  =========================================
 
 What differs between Apache Livy and Fabric's Livy API (URLs, auth header, id type, request
-bodies) belongs to a :class:`livy.backends.LivyBackend`, never to branches here.
+bodies) belongs to a :class:`livy.remote.backends.LivyBackend`, never to branches here.
 
 Retries: idempotent GETs are retried by urllib3's :class:`~urllib3.util.Retry` on connection
 errors and on 429/502/503/504, with exponential backoff that honours ``Retry-After`` (up to
@@ -34,18 +34,26 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.util import Retry
 
-if TYPE_CHECKING:
-    from livy.backends import LivyBackend
+from livy.remote.backends import RETRY_STATUSES, LivyBackend
+from livy.remote.errors import (
+    LivyAuthError,
+    LivyError,
+    LivyHTTPError,
+    LivyNotFound,
+    LivyOutcomeUnknown,
+    LivySignInRequired,
+    LivyThrottled,
+    LivyUnavailable,
+)
+from livy.remote.states import SessionState
+from livy.remote.types import LivySession, LivyStatement, SessionLog, SessionSpec
 
 log = logging.getLogger(__name__)
 
@@ -56,297 +64,6 @@ GET_RETRIES = 3
 #: Backoff factor of urllib3's Retry: sleeps of 0 s, 1 s, 2 s between attempts (urllib3 2.x
 #: does not sleep before the first retry).
 BACKOFF_FACTOR = 0.5
-#: Status codes after which a GET is tried again (Livy behind a gateway, Fabric throttling).
-RETRY_STATUSES = (429, 502, 503, 504)
-
-
-# ---------------------------------------------------------------------------------- states
-class _OpenEnum(str, Enum):
-    """A str enum that accepts values it does not know (future Livy versions, Fabric).
-
-    Lookup is case-insensitive (Fabric writes ``Error``); an unknown value becomes a
-    pseudo-member whose ``known`` is False instead of raising ``ValueError``.
-    """
-
-    @classmethod
-    def _aliases(cls) -> dict[str, str]:
-        return {}
-
-    @classmethod
-    def _missing_(cls, value: object) -> Any:
-        if not isinstance(value, str):
-            return None
-        lowered = value.strip().lower()
-        lowered = cls._aliases().get(lowered, lowered)
-        for member in cls:
-            if member.value == lowered:
-                return member
-        pseudo = str.__new__(cls, lowered)
-        pseudo._name_ = lowered.upper()
-        pseudo._value_ = lowered
-        return pseudo
-
-    @property
-    def known(self) -> bool:
-        return self._name_ in type(self).__members__
-
-
-class SessionState(_OpenEnum):
-    """Livy session states (Apache Livy ``SessionState``; Fabric adds a few)."""
-
-    NOT_STARTED = "not_started"
-    STARTING = "starting"
-    RECOVERING = "recovering"
-    IDLE = "idle"
-    RUNNING = "running"
-    BUSY = "busy"
-    SHUTTING_DOWN = "shutting_down"
-    ERROR = "error"
-    DEAD = "dead"
-    KILLED = "killed"
-    SUCCESS = "success"
-    # Fabric's Livy API only:
-    SUBMITTING = "submitting"
-    NOT_SUBMITTED = "not_submitted"
-
-    @property
-    def is_terminal(self) -> bool:
-        """The session will never run code again."""
-        return self in _TERMINAL_SESSION_STATES
-
-    @property
-    def is_ready(self) -> bool:
-        """The session accepts statements right away (idle, or busy running others)."""
-        return self in (SessionState.IDLE, SessionState.BUSY, SessionState.RUNNING)
-
-
-_TERMINAL_SESSION_STATES = frozenset(
-    {SessionState.ERROR, SessionState.DEAD, SessionState.KILLED, SessionState.SUCCESS}
-)
-
-
-class StatementState(_OpenEnum):
-    """Livy statement states; ``canceled`` (some servers) is read as ``cancelled``."""
-
-    WAITING = "waiting"
-    RUNNING = "running"
-    AVAILABLE = "available"
-    ERROR = "error"
-    CANCELLING = "cancelling"
-    CANCELLED = "cancelled"
-
-    @classmethod
-    def _aliases(cls) -> dict[str, str]:
-        return {"canceled": "cancelled", "canceling": "cancelling"}
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in (StatementState.AVAILABLE, StatementState.ERROR, StatementState.CANCELLED)
-
-
-# ---------------------------------------------------------------------------------- errors
-class LivyError(Exception):
-    """Base of every error the client raises. ``str(err)`` is a message fit for a user."""
-
-
-class LivyUnavailable(LivyError):
-    """Livy could not be reached: connection refused, DNS failure, or a timeout."""
-
-
-class LivyOutcomeUnknown(LivyUnavailable):
-    """A request that changes something (POST, DELETE) reached Livy, or may have, but no
-    answer came back (read timeout, dropped connection): it may or may not have been
-    carried out. Never resend blindly: look first (see ``livy.services``)."""
-
-
-class LivyHTTPError(LivyError):
-    """Livy answered with an error status.
-
-    Attributes: ``status`` (int), ``body`` (decoded JSON or text), ``request_id`` (str or
-    None: Fabric's ``requestId``, to quote to support).
-    """
-
-    def __init__(self, message: str, *, status: int, body: Any = None, request_id: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.body = body
-        self.request_id = request_id
-
-
-class LivyNotFound(LivyHTTPError):
-    """404: the session or statement does not exist (any more) on the Livy server."""
-
-
-class LivyThrottled(LivyHTTPError):
-    """429 (or Fabric's 430): too many requests. ``retry_after`` is seconds or None."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class LivyAuthError(LivyHTTPError):
-    """401/403: the credentials were refused (e.g. a Fabric token without the right scope)."""
-
-
-class LivySignInRequired(LivyError):
-    """No usable token for the signed-in user: they must sign in again (interactive).
-
-    Raised by delegated token providers when MSAL cannot get a token silently, and by the
-    client for a 401 from a backend whose tokens are the user's own.
-    """
-
-
-# ------------------------------------------------------------------------------ data types
-def _epoch_ms(value: Any) -> datetime | None:
-    """Livy writes statement ``started``/``completed`` as epoch milliseconds, 0 or -1 if unset."""
-    if isinstance(value, (int, float)) and value > 0:
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    return None
-
-
-@dataclass(frozen=True)
-class LivySession:
-    """One interactive session as Livy describes it.
-
-    ``id`` is a string whatever the backend (Apache: an integer, Fabric: a GUID).
-    ``app_info`` holds ``sparkUiUrl`` / ``driverLogUrl`` when the cluster manager knows them.
-    """
-
-    id: str
-    state: SessionState
-    name: str | None = None
-    kind: str | None = None
-    app_id: str | None = None
-    app_info: dict[str, Any] = field(default_factory=dict)
-    proxy_user: str | None = None
-    log: list[str] = field(default_factory=list)
-    phase: str | None = None
-    phase_error: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @property
-    def spark_ui_url(self) -> str | None:
-        return self.app_info.get("sparkUiUrl") or None
-
-    @property
-    def driver_log_url(self) -> str | None:
-        return self.app_info.get("driverLogUrl") or None
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> LivySession:
-        """Read Apache Livy's session object, or Fabric's ``SessionResponse``.
-
-        Fabric may answer with only ``fabricSessionStateInfo`` (``queued``,
-        ``libraryPackaging``, ``acquiringSession``, ``cancelling``, ``cancelled``, ``error``)
-        while it acquires Spark compute: that becomes ``phase`` (and ``phase_error``), and the
-        session counts as ``starting``; an ``error`` or ``cancelled`` phase ends it.
-        """
-        info = body.get("fabricSessionStateInfo") or {}
-        phase = info.get("state")
-        state = body.get("state")
-        if not state:
-            state = {"error": "error", "cancelled": "killed"}.get(phase or "", "starting" if phase else "not_started")
-        return cls(
-            id=str(body["id"]),
-            state=SessionState(state),
-            phase=phase,
-            phase_error=info.get("errorMessage"),
-            name=body.get("name"),
-            kind=body.get("kind"),
-            app_id=body.get("appId"),
-            app_info={k: v for k, v in (body.get("appInfo") or {}).items() if v},
-            proxy_user=body.get("proxyUser"),
-            log=list(body.get("log") or []),
-            raw=body,
-        )
-
-
-@dataclass(frozen=True)
-class StatementOutput:
-    """A statement's ``output``: ``status`` ``ok`` with ``data`` by MIME type, or ``error``
-    with ``ename``, ``evalue`` and ``traceback`` (a list of lines)."""
-
-    status: str
-    execution_count: int | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    ename: str | None = None
-    evalue: str | None = None
-    traceback: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> StatementOutput:
-        return cls(
-            status=str(body.get("status") or "").lower(),
-            execution_count=body.get("execution_count"),
-            data=dict(body.get("data") or {}),
-            ename=body.get("ename"),
-            evalue=body.get("evalue"),
-            traceback=[str(line) for line in body.get("traceback") or []],
-        )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "execution_count": self.execution_count,
-            "data": self.data,
-            "ename": self.ename,
-            "evalue": self.evalue,
-            "traceback": self.traceback,
-        }
-
-
-@dataclass(frozen=True)
-class LivyStatement:
-    """One statement. ``progress`` is 0.0–1.0; ``started``/``completed`` are UTC or None."""
-
-    id: int
-    state: StatementState
-    code: str = ""
-    output: StatementOutput | None = None
-    progress: float = 0.0
-    started: datetime | None = None
-    completed: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-    @classmethod
-    def from_json(cls, body: dict[str, Any]) -> LivyStatement:
-        output = body.get("output")
-        return cls(
-            id=int(body["id"]),
-            state=StatementState(body.get("state") or "waiting"),
-            code=body.get("code") or "",
-            output=StatementOutput.from_json(output) if isinstance(output, dict) else None,
-            progress=float(body.get("progress") or 0.0),
-            started=_epoch_ms(body.get("started")),
-            completed=_epoch_ms(body.get("completed")),
-            raw=body,
-        )
-
-
-@dataclass(frozen=True)
-class SessionLog:
-    """A page of a session's log: ``lines`` starting at line ``offset`` of ``total``."""
-
-    session_id: str
-    offset: int
-    total: int
-    lines: list[str]
-
-
-@dataclass(frozen=True)
-class SessionSpec:
-    """What to ask for when creating a session (Livy's CreateSession body, in our terms).
-
-    ``conf`` is Spark configuration; ``py_files`` are URIs the Livy server can read;
-    ``proxy_user`` is Livy's ``proxyUser`` (impersonation), None to leave it unset.
-    """
-
-    name: str
-    kind: str = "pyspark"
-    conf: dict[str, Any] = field(default_factory=dict)
-    py_files: list[str] = field(default_factory=list)
-    proxy_user: str | None = None
 
 
 # ---------------------------------------------------------------------------------- client
@@ -355,7 +72,15 @@ class _CappedRetry(Retry):
     :data:`RETRY_AFTER_CAP`, so a web request never sleeps for minutes on a throttled call,
     and that does not retry read timeouts."""
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
         if isinstance(error, ReadTimeoutError):
             # Livy took the request and stayed silent for a whole timeout: say so now rather
             # than after four timeouts. (Dropped connections are still retried.)
@@ -363,7 +88,7 @@ class _CappedRetry(Retry):
         if response is not None:
             wait = self.get_retry_after(response)
             if wait is not None and wait > RETRY_AFTER_CAP:
-                raise MaxRetryError(_pool, url or "", reason=None)  # type: ignore[arg-type]
+                raise MaxRetryError(_pool, url or "", reason=None)
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 

@@ -16,13 +16,15 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from livy.backends import ApacheLivyBackend, FabricLivyBackend
-from livy.client import LivyClient, LivySignInRequired, SessionSpec
 from livy.models import SparkSession, Statement
-from livy.tokens import DelegatedTokenProvider, ServicePrincipalTokenProvider
-from tests.conftest import error_output, ok_output
-from tests.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
-from tests.fakes_fabric import ENDPOINT, FakeFabric, contract, error_body
+from livy.remote.backends import ApacheLivyBackend, FabricLivyBackend
+from livy.remote.client import LivyClient
+from livy.remote.errors import LivySignInRequired
+from livy.remote.tokens import DelegatedTokenProvider, ServicePrincipalTokenProvider
+from livy.remote.types import SessionSpec
+from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
+from tests.support.fakes_fabric import ENDPOINT, FakeFabric, contract, error_body
+from tests.support.livy_json import error_output, ok_output
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -335,7 +337,7 @@ def test_admin_looking_at_a_users_session_sends_nothing_for_them(world):
     SparkSession.objects.filter(pk=session.pk).update(kept_alive_at=None)
     from django.test import Client
 
-    from tests.fakes_entra import ADMINS_GID
+    from tests.support.fakes_entra import ADMINS_GID
     other = Client()
     entra_sign_in(other, world.entra, EntraUser(upn="ada@contoso.com", groups=[ADMINS_GID]))
     before = len(world.fabric.exchanges)
@@ -355,7 +357,7 @@ def test_tokens_never_reach_pages(world):
 
 
 def test_service_principal_token(settings):
-    from livy.tokens import _service_principal_app
+    from livy.remote.tokens import _service_principal_app
 
     _service_principal_app.cache_clear()  # its MSAL cache would carry a token from another test
     configure_entra(settings, LIVY_BACKEND="fabric", LIVY_BASE_ENDPOINT=ENDPOINT, FABRIC_AUTH="service_principal")

@@ -1,0 +1,167 @@
+"""Livy's objects as typed, immutable values: sessions, statements and their output, log
+pages, and the spec of a session to create.
+
+Field names follow Livy's REST API (docs/rest-api.md of apache/incubator-livy) in Python
+spelling (``appId`` → ``app_id``); Fabric's ``SessionResponse`` is read into the same types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from livy.remote.states import SessionState, StatementState
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    """Livy writes statement ``started``/``completed`` as epoch milliseconds, 0 or -1 if unset."""
+    if isinstance(value, (int, float)) and value > 0:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return None
+
+
+@dataclass(frozen=True)
+class LivySession:
+    """One interactive session as Livy describes it.
+
+    ``id`` is a string whatever the backend (Apache: an integer, Fabric: a GUID).
+    ``app_info`` holds ``sparkUiUrl`` / ``driverLogUrl`` when the cluster manager knows them.
+    """
+
+    id: str
+    state: SessionState
+    name: str | None = None
+    kind: str | None = None
+    app_id: str | None = None
+    app_info: dict[str, Any] = field(default_factory=dict)
+    proxy_user: str | None = None
+    log: list[str] = field(default_factory=list)
+    phase: str | None = None
+    phase_error: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def spark_ui_url(self) -> str | None:
+        return self.app_info.get("sparkUiUrl") or None
+
+    @property
+    def driver_log_url(self) -> str | None:
+        return self.app_info.get("driverLogUrl") or None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LivySession:
+        """Read Apache Livy's session object, or Fabric's ``SessionResponse``.
+
+        Fabric may answer with only ``fabricSessionStateInfo`` (``queued``,
+        ``libraryPackaging``, ``acquiringSession``, ``cancelling``, ``cancelled``, ``error``)
+        while it acquires Spark compute: that becomes ``phase`` (and ``phase_error``), and the
+        session counts as ``starting``; an ``error`` or ``cancelled`` phase ends it.
+        """
+        info = body.get("fabricSessionStateInfo") or {}
+        phase = info.get("state")
+        state = body.get("state")
+        if not state:
+            state = {"error": "error", "cancelled": "killed"}.get(phase or "", "starting" if phase else "not_started")
+        return cls(
+            id=str(body["id"]),
+            state=SessionState(state),
+            phase=phase,
+            phase_error=info.get("errorMessage"),
+            name=body.get("name"),
+            kind=body.get("kind"),
+            app_id=body.get("appId"),
+            app_info={k: v for k, v in (body.get("appInfo") or {}).items() if v},
+            proxy_user=body.get("proxyUser"),
+            log=list(body.get("log") or []),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class StatementOutput:
+    """A statement's ``output``: ``status`` ``ok`` with ``data`` by MIME type, or ``error``
+    with ``ename``, ``evalue`` and ``traceback`` (a list of lines)."""
+
+    status: str
+    execution_count: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    ename: str | None = None
+    evalue: str | None = None
+    traceback: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> StatementOutput:
+        return cls(
+            status=str(body.get("status") or "").lower(),
+            execution_count=body.get("execution_count"),
+            data=dict(body.get("data") or {}),
+            ename=body.get("ename"),
+            evalue=body.get("evalue"),
+            traceback=[str(line) for line in body.get("traceback") or []],
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "execution_count": self.execution_count,
+            "data": self.data,
+            "ename": self.ename,
+            "evalue": self.evalue,
+            "traceback": self.traceback,
+        }
+
+
+@dataclass(frozen=True)
+class LivyStatement:
+    """One statement. ``progress`` is 0.0–1.0; ``started``/``completed`` are UTC or None."""
+
+    id: int
+    state: StatementState
+    code: str = ""
+    output: StatementOutput | None = None
+    progress: float = 0.0
+    started: datetime | None = None
+    completed: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LivyStatement:
+        output = body.get("output")
+        return cls(
+            id=int(body["id"]),
+            state=StatementState(body.get("state") or "waiting"),
+            code=body.get("code") or "",
+            output=StatementOutput.from_json(output) if isinstance(output, dict) else None,
+            progress=float(body.get("progress") or 0.0),
+            started=_epoch_ms(body.get("started")),
+            completed=_epoch_ms(body.get("completed")),
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class SessionLog:
+    """A page of a session's log: ``lines`` starting at line ``offset`` of ``total``."""
+
+    session_id: str
+    offset: int
+    total: int
+    lines: list[str]
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """What to ask for when creating a session (Livy's CreateSession body, in our terms).
+
+    ``conf`` is Spark configuration; ``py_files`` are URIs the Livy server can read;
+    ``proxy_user`` is Livy's ``proxyUser`` (impersonation), None to leave it unset.
+    """
+
+    name: str
+    kind: str = "pyspark"
+    conf: dict[str, Any] = field(default_factory=dict)
+    py_files: list[str] = field(default_factory=list)
+    proxy_user: str | None = None
+
+
