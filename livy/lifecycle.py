@@ -218,8 +218,10 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
 
 
 # ------------------------------------------------------------------------------ statements
-def submit(user: Any, code: str, *, client: LivyClient, cfg: AppConfig | None = None) -> Statement:
-    """Run ``code`` in the user's session, starting one if needed.
+def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark",
+           cfg: AppConfig | None = None) -> Statement:
+    """Run ``code`` as a statement of ``kind`` (``pyspark``, ``sql`` or ``spark``: Livy 0.5+
+    runs any kind in any session) in the user's session, starting one if needed.
 
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
     by a later :func:`refresh` once it is; if Livy is unreachable or throttling at that
@@ -235,9 +237,9 @@ def submit(user: Any, code: str, *, client: LivyClient, cfg: AppConfig | None = 
         # Keep the code queued on the live session; it is sent once the user is back.
         row = active_session(user, cfg=cfg)
         if row is not None and not row.is_terminal:
-            Statement.objects.create(session=row, author=user, code=code, kind=row.kind)
+            Statement.objects.create(session=row, author=user, code=code, kind=kind)
         raise
-    stmt = Statement.objects.create(session=session, author=user, code=code, kind=session.kind)
+    stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind)
     if session.session_state.is_ready:
         try:
             dispatch_queued(session, client=client)
@@ -540,6 +542,16 @@ def _retire(row: SparkSession, reason: str = "", state: SessionState | None = No
         row.error_message = reason
     row.ended_at = row.ended_at or timezone.now()
     row.save()
+
+
+def complete(session: SparkSession, code: str, kind: str, cursor: int, *, client: LivyClient) -> list[str]:
+    """Completions Spark's REPL offers for the word before ``cursor`` (a character offset into
+    ``code``), from ``POST /sessions/{id}/completion``. Empty when the backend has no such
+    endpoint (Fabric) or the session is not idle (a busy REPL would answer only after the
+    running code). Raises :class:`LivyError` when Livy cannot be used. Writes nothing."""
+    if not (client.backend.supports_completion and session.livy_id and session.session_state is SessionState.IDLE):
+        return []
+    return client.complete(session.livy_id, code, kind, cursor)
 
 
 def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -> list[str]:

@@ -59,6 +59,14 @@ class LivyBackend:
     supports_reset_timeout = False
     #: A 404 or 5xx for a session just created means "not visible yet", not "gone".
     early_errors_expected = False
+    #: The server has ``POST /sessions/{id}/completion`` (Apache Livy 0.5+; not Fabric).
+    supports_completion = True
+    #: The server has ``GET /version`` and ``GET /sessions/{id}/log`` (Apache Livy; not Fabric).
+    supports_version = True
+    supports_log = True
+    #: Statement kinds the server runs in one session (Livy 0.5+: any kind in any session;
+    #: Fabric's ``StatementRequest.kind`` is a free string, its docs list the same three).
+    statement_kinds: tuple[str, ...] = ("pyspark", "sql", "spark")
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
@@ -142,6 +150,9 @@ class FabricLivyBackend(LivyBackend):
     retry_statuses = RETRY_STATUSES + (430,)
     supports_reset_timeout = True
     early_errors_expected = True
+    supports_completion = False
+    supports_version = False
+    supports_log = False
 
     def __init__(self, base_url: str, token_provider: TokenProvider, *, user_tokens: bool = True):
         super().__init__(base_url)

@@ -15,6 +15,8 @@ call                                            method
 ``GET /sessions/{id}/statements``               :meth:`LivyClient.list_statements`
 ``GET /sessions/{id}/statements/{sid}``         :meth:`LivyClient.get_statement`
 ``POST /sessions/{id}/statements/{sid}/cancel`` :meth:`LivyClient.cancel_statement`
+``POST /sessions/{id}/completion``              :meth:`LivyClient.complete`
+``GET /version``                                :meth:`LivyClient.get_version`
 ==============================================  =========================================
 
 What differs between Apache Livy and Fabric's Livy API (URLs, auth header, id type, request
@@ -34,7 +36,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -48,6 +51,7 @@ from livy.remote.errors import (
     LivyHTTPError,
     LivyNotFound,
     LivyOutcomeUnknown,
+    LivyProtocolError,
     LivySignInRequired,
     LivyThrottled,
     LivyUnavailable,
@@ -56,6 +60,7 @@ from livy.remote.states import SessionState
 from livy.remote.types import LivySession, LivyStatement, SessionLog, SessionSpec
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Longest ``Retry-After`` (seconds) the client waits out by itself inside one call.
 RETRY_AFTER_CAP = 5.0
@@ -125,6 +130,19 @@ def _never_sent(exc: BaseException) -> bool:
     return False
 
 
+def _parsed(parse: Callable[[dict[str, Any]], T], body: Any) -> T:
+    """``parse(body)``, with any shape error (a missing key, a wrong type) raised as
+    :class:`LivyProtocolError`: a malformed answer is Livy's fault, never a crash of ours."""
+    if not isinstance(body, dict):
+        raise LivyProtocolError(f"Livy answered with a {type(body).__name__} where an object was expected.")
+    try:
+        return parse(body)
+    except LivyProtocolError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise LivyProtocolError(f"Livy's answer does not have the expected shape ({exc!r}).") from None
+
+
 def build_http_session(retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> requests.Session:
     """A :class:`requests.Session` with the retry rules of this module mounted; GETs are
     retried on ``retry_statuses`` (the backend's: Fabric adds 430)."""
@@ -163,17 +181,17 @@ class LivyClient:
     def list_sessions(self, offset: int = 0, size: int = 100) -> list[LivySession]:
         """``GET /sessions``: up to ``size`` sessions starting at ``offset``."""
         body = self._request("GET", "sessions", params=self.backend.page_params(offset, size))
-        return [LivySession.from_json(item) for item in self.backend.session_items(body)]
+        return [_parsed(LivySession.from_json, item) for item in self.backend.session_items(body)]
 
     def create_session(self, spec: SessionSpec) -> LivySession:
         """``POST /sessions``; Livy answers 201 (Apache) or 202 (Fabric) at once, with the
         session in ``not_started``/``starting``. Never retried once the request was sent."""
         body = self._request("POST", "sessions", json=self.backend.session_body(spec))
-        return LivySession.from_json(body)
+        return _parsed(LivySession.from_json, body)
 
     def get_session(self, session_id: str) -> LivySession:
         """``GET /sessions/{id}``. Raises :class:`LivyNotFound` for an unknown id."""
-        return LivySession.from_json(self._request("GET", f"sessions/{session_id}"))
+        return _parsed(LivySession.from_json, self._request("GET", f"sessions/{session_id}"))
 
     def get_session_state(self, session_id: str) -> SessionState:
         """``GET /sessions/{id}/state``: the state alone (a cheaper poll)."""
@@ -204,23 +222,42 @@ class LivyClient:
         body = self._request(
             "POST", f"sessions/{session_id}/statements", json=self.backend.statement_body(code, kind)
         )
-        return LivyStatement.from_json(body)
+        return _parsed(LivyStatement.from_json, body)
 
     def list_statements(self, session_id: str) -> list[LivyStatement]:
         """``GET /sessions/{id}/statements``: every statement of the session."""
         body = self._request("GET", f"sessions/{session_id}/statements")
-        return [LivyStatement.from_json(item) for item in body.get("statements") or []]
+        return [_parsed(LivyStatement.from_json, item) for item in body.get("statements") or []]
 
     def get_statement(self, session_id: str, statement_id: int) -> LivyStatement:
         """``GET /sessions/{id}/statements/{sid}``."""
-        return LivyStatement.from_json(
-            self._request("GET", f"sessions/{session_id}/statements/{statement_id}")
-        )
+        return _parsed(LivyStatement.from_json, self._request("GET", f"sessions/{session_id}/statements/{statement_id}"))
 
     def cancel_statement(self, session_id: str, statement_id: int) -> None:
         """``POST /sessions/{id}/statements/{sid}/cancel``: Livy answers ``{"msg": "canceled"}``
         and the statement moves to ``cancelling`` then ``cancelled``."""
         self._request("POST", f"sessions/{session_id}/statements/{statement_id}/cancel")
+
+    def complete(self, session_id: str, code: str, kind: str, cursor: int) -> list[str]:
+        """``POST /sessions/{id}/completion`` with ``code``, ``kind`` and ``cursor`` (a
+        character offset into ``code``): Livy's REPL answers ``{"candidates": [...]}``, the
+        completions of the word before the cursor (Apache Livy 0.5+; Fabric has no such
+        endpoint, see ``backend.supports_completion``). Raises :class:`LivyProtocolError`
+        when the answer has no list of strings."""
+        body = self._request(
+            "POST", f"sessions/{session_id}/completion", json={"code": code, "kind": kind, "cursor": cursor}
+        )
+        candidates = body.get("candidates")
+        if not isinstance(candidates, list):
+            raise LivyProtocolError("Livy answered the completion request without a list of candidates.")
+        return [str(c) for c in candidates]
+
+    def get_version(self) -> str:
+        """``GET /version`` (Apache Livy): the server's version, e.g. ``0.9.0-incubating``."""
+        version = self._request("GET", "version").get("version")
+        if not isinstance(version, str):
+            raise LivyProtocolError("Livy answered GET /version without a version.")
+        return version
 
     # -- plumbing ---------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

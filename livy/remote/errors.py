@@ -37,6 +37,11 @@ class LivyHTTPError(LivyError):
         self.request_id = request_id
 
 
+class LivyProtocolError(LivyError):
+    """Livy answered, but the answer does not have the shape its REST API describes (for
+    example a statement whose ``output.data`` is not an object)."""
+
+
 class LivyNotFound(LivyHTTPError):
     """404: the session or statement does not exist (any more) on the Livy server."""
 

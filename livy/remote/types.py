@@ -11,7 +11,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from livy.remote.errors import LivyProtocolError
 from livy.remote.states import SessionState, StatementState
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object (or absent: an empty one), else :class:`LivyProtocolError`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LivyProtocolError(f"Livy's {what} is not a JSON object (got {type(value).__name__}).")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """``value`` if it is a JSON array (or absent: an empty one), else :class:`LivyProtocolError`."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise LivyProtocolError(f"Livy's {what} is not a JSON array (got {type(value).__name__}).")
+    return value
 
 
 def _epoch_ms(value: Any) -> datetime | None:
@@ -95,10 +114,10 @@ class StatementOutput:
         return cls(
             status=str(body.get("status") or "").lower(),
             execution_count=body.get("execution_count"),
-            data=dict(body.get("data") or {}),
+            data=dict(_object(body.get("data"), "output.data")),
             ename=body.get("ename"),
             evalue=body.get("evalue"),
-            traceback=[str(line) for line in body.get("traceback") or []],
+            traceback=[str(line) for line in _list(body.get("traceback"), "output.traceback")],
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -127,13 +146,21 @@ class LivyStatement:
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> LivyStatement:
+        """Read Livy's statement object. Raises :class:`LivyProtocolError` when it does not
+        have the documented shape (no integer ``id``, an ``output`` or ``output.data`` that
+        is not an object, a ``progress`` that is not a number)."""
+        try:
+            statement_id = int(body["id"])
+            progress = float(body.get("progress") or 0.0)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LivyProtocolError(f"Livy's statement has no valid id or progress ({exc!r}).") from None
         output = body.get("output")
         return cls(
-            id=int(body["id"]),
-            state=StatementState(body.get("state") or "waiting"),
-            code=body.get("code") or "",
-            output=StatementOutput.from_json(output) if isinstance(output, dict) else None,
-            progress=float(body.get("progress") or 0.0),
+            id=statement_id,
+            state=StatementState(str(body.get("state") or "waiting")),
+            code=str(body.get("code") or ""),
+            output=StatementOutput.from_json(_object(output, "statement output")) if output is not None else None,
+            progress=progress,
             started=_epoch_ms(body.get("started")),
             completed=_epoch_ms(body.get("completed")),
             raw=body,
