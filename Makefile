@@ -13,7 +13,7 @@ unit:           ## the tests that need neither Livy nor a browser
 check:          ## Django system checks (configuration errors name the variable)
 	scripts/bootstrap.sh && .venv/bin/python manage.py check
 
-livy-up:        ## assemble (first time) and start Apache Livy on 127.0.0.1:8998
+livy-up:        ## start Apache Livy on 127.0.0.1:8998 (first time: unpack the distribution, pyspark venv)
 	scripts/livy/livy.sh up
 
 livy-down:      ## stop the local Apache Livy and its Spark drivers

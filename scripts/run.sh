@@ -4,8 +4,11 @@
 #   1. .venv with the pinned requirements
 #   2. .env from .env.example, with a new random DJANGO_SECRET (only if .env does not exist)
 #   3. database migrations and the default roles (Administrators, Editors, Viewers)
-#   4. the local Apache Livy on 127.0.0.1:8998 (when LIVY_BASE_ENDPOINT points there)
-#   5. a first local account (asked for on a terminal; explained otherwise)
+#   4. a first local account when there is none: from DJANGO_SUPERUSER_USERNAME and
+#      DJANGO_SUPERUSER_PASSWORD (DJANGO_SUPERUSER_EMAIL optional), else asked for on a terminal;
+#      with neither, it stops (an app nobody can sign in to is of no use)
+#   5. the local Apache Livy on 127.0.0.1:8998 (when LIVY_BASE_ENDPOINT points there); without a
+#      Livy distribution the app is served anyway, and scripts/livy/livy.sh says how to get one
 #   6. the server on 127.0.0.1:${PORT:-5000}
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +28,20 @@ $PY manage.py check --fail-level ERROR
 $PY manage.py migrate --no-input -v 0
 $PY manage.py setup_roles
 
+users="$($PY manage.py shell -c 'from django.contrib.auth import get_user_model; print(get_user_model().objects.count())' | tail -n1)"
+if [[ "$users" == "0" ]]; then
+  if [[ -n "${DJANGO_SUPERUSER_USERNAME:-}" && -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]]; then
+    echo "run: no account yet: creating the administrator account '$DJANGO_SUPERUSER_USERNAME' (DJANGO_SUPERUSER_USERNAME)"
+    $PY manage.py createsuperuser --no-input --email "${DJANGO_SUPERUSER_EMAIL:-admin@localhost}"
+  elif [[ -t 0 ]]; then
+    echo "run: no account yet: create the first (administrator) account"
+    $PY manage.py createsuperuser
+  else
+    echo "run: no account yet and no terminal to ask for one: set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD (and optionally DJANGO_SUPERUSER_EMAIL) and run again, or run .venv/bin/python manage.py createsuperuser first" >&2
+    exit 1
+  fi
+fi
+
 endpoint="$($PY -c 'from django.conf import settings; import django, os; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myapp.settings"); django.setup(); print(settings.CONFIG.LIVY_BASE_ENDPOINT)')"
 case "$endpoint" in
   http://127.0.0.1:8998|http://localhost:8998)
@@ -33,8 +50,7 @@ case "$endpoint" in
     rc=$?
     set -e
     if [[ $rc -eq 4 ]]; then
-      echo "run: WARNING: no Apache Livy distribution could be obtained on this machine (see above)." >&2
-      echo "run: the app starts anyway; pages will say that Livy cannot be reached until one runs at $endpoint." >&2
+      echo "run: WARNING: serving without a local Apache Livy (see the line above); pages say Livy cannot be reached until one answers at $endpoint" >&2
     elif [[ $rc -ne 0 ]]; then
       echo "run: the local Apache Livy did not start (see above; 'make livy-logs' shows its log)." >&2
       exit $rc
@@ -42,19 +58,6 @@ case "$endpoint" in
     ;;
   *) echo "run: using the Livy at $endpoint (LIVY_BASE_ENDPOINT); no local Livy started" ;;
 esac
-
-users="$($PY manage.py shell -c 'from django.contrib.auth import get_user_model; print(get_user_model().objects.count())' 2>/dev/null | tail -n1)"
-if [[ "$users" == "0" ]]; then
-  if [[ -t 0 ]]; then
-    echo "run: no account yet: create the first (administrator) account"
-    $PY manage.py createsuperuser
-  elif [[ -n "${DJANGO_SUPERUSER_USERNAME:-}" && -n "${DJANGO_SUPERUSER_PASSWORD:-}" ]]; then
-    $PY manage.py createsuperuser --no-input --email "${DJANGO_SUPERUSER_EMAIL:-admin@localhost}"
-  else
-    echo "run: no account yet. Create one with: .venv/bin/python manage.py createsuperuser" >&2
-    echo "run: (or set DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD and run again)" >&2
-  fi
-fi
 
 echo "run: serving on http://localhost:$PORT (Ctrl+C stops the app; 'make livy-down' stops Livy)"
 exec $PY manage.py runserver "127.0.0.1:$PORT"

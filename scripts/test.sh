@@ -20,6 +20,7 @@ if [[ ! -x /usr/bin/chromium ]]; then
 fi
 
 started_livy=0
+# shellcheck disable=SC2317  # (called by the trap)
 cleanup() { if [[ $started_livy == 1 ]]; then scripts/livy/livy.sh down || true; fi; }
 trap cleanup EXIT
 
@@ -33,9 +34,10 @@ else
   set -e
   case $rc in
     0) started_livy=1; export LIVY_TESTS_REQUIRED=1 ;;
-    4) # Documented, known block: no Livy distribution is obtainable on this machine.
-       export LIVY_UNAVAILABLE="no Apache Livy distribution can be obtained on this machine (Maven Central has no livy-repl jar; set LIVY_DIST or put the official zip in shared/livy/)"
-       echo "test: WARNING: $LIVY_UNAVAILABLE: the real-Livy tests will be reported as skipped" >&2 ;;
+    4) # The documented block: no Livy distribution here (livy.sh said how to get one, above).
+       cache="${XDG_CACHE_HOME:-$HOME/.cache}/livy-web/"
+       export LIVY_UNAVAILABLE="no Apache Livy distribution: set LIVY_DIST or LIVY_HOME, or put apache-livy-0.9.0-incubating_2.12-bin.zip in ${cache/#"$HOME"/\~} (see README)"
+       echo "test: WARNING: the real-Livy tests will be reported as skipped: $LIVY_UNAVAILABLE" >&2 ;;
     *) echo "test: the local Apache Livy failed to start (exit $rc)" >&2; exit $rc ;;
   esac
 fi

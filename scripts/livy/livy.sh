@@ -1,37 +1,39 @@
 #!/usr/bin/env bash
-# Assemble and run a real Apache Livy 0.9.0-incubating server on this machine (Spark 3.5.6 in
-# local mode from the PyPI pyspark package, Scala 2.12, Java 17).
+# Run a real Apache Livy 0.9.0-incubating server on this machine, from the official binary
+# distribution (Scala 2.12), with Spark 3.5.6 in local mode from the PyPI pyspark package, Java 17.
 #
-#   scripts/livy/livy.sh assemble   download/copy everything into .livy/ (idempotent)
-#   scripts/livy/livy.sh start|up   assemble if needed, start in background, wait until it answers
-#   scripts/livy/livy.sh stop|down  stop it (fine if not running)
-#   scripts/livy/livy.sh status     exit 0 if up, 3 if down
-#   scripts/livy/livy.sh logs [-f]  tail the server log
+#   scripts/livy/livy.sh assemble       find the distribution, unpack it, make the pyspark venv
+#   scripts/livy/livy.sh start|up       assemble if needed, start in background, wait until it answers
+#   scripts/livy/livy.sh stop|down      stop it and its Spark drivers (fine if not running)
+#   scripts/livy/livy.sh status         exit 0 if up, 3 if down
+#   scripts/livy/livy.sh logs [-f|N]    tail the server log
 #
-# Everything downloaded or generated lives under <repo>/.livy/ (git-ignored):
-#   .livy/venv/     Python venv with pyspark (its pyspark/ package dir is SPARK_HOME)
-#   .livy/home/     LIVY_HOME: jars/, repl_2.12-jars/, rsc-jars/
-#   .livy/conf/     livy.conf, log4j configs; .livy/conf/spark/spark-defaults.conf
-#   .livy/logs/     livy-server.log;   .livy/livy.pid
+# The distribution (apache-livy-0.9.0-incubating_2.12-bin.zip) is the first found of:
+#   1. LIVY_HOME=<dir>  an installed Livy (jars/, rsc-jars/, repl_2.12-jars/), used in place
+#   2. LIVY_DIST=<zip or its unpacked folder>, unpacked (copied) into .livy/home/
+#   3. the download cache ${XDG_CACHE_HOME:-~/.cache}/livy-web/apache-livy-0.9.0-incubating_2.12-bin.zip
+#      (a file there is trusted as it is), unpacked into .livy/home/
+#   4. a download from the Apache archive (LIVY_DOWNLOAD_URL, default
+#      https://archive.apache.org/dist/incubator/livy/0.9.0-incubating/<zip>), checked against its
+#      .sha512 before it is moved into the cache
+#   With none of these (e.g. offline): exit 4. Building the source (apache/incubator-livy, tag
+#   v0.9.0-incubating) gives the zip too, in assembly/target/.
 #
-# Environment:
-#   LIVY_PORT        port to listen on (default 8998), bound to 127.0.0.1 only
-#   LIVY_DIST        optional: an official binary distribution (apache-livy-0.9.0-incubating_2.12-bin.zip,
-#                    or its unpacked folder). When set, its jars are used instead of the Maven copy.
-#                    When unset, a zip found at ../shared/livy/apache-livy-*_2.12-bin.zip (beside the
-#                    repository) is used.
+# Generated under <repo>/.livy/ (git-ignored): venv/ (pyspark; its pyspark/ folder is SPARK_HOME),
+# home/ (the unpacked distribution), conf/ (livy.conf, log4j; conf/spark/spark-defaults.conf),
+# logs/livy-server.log, livy.pid. The assembly is redone when the distribution (path, size, mtime)
+# or requirements-spark.txt changes.
 #
-# Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running, 4 no Livy distribution can be
-# obtained on this machine (Maven Central lacks the artifacts and no LIVY_DIST was found).
-#   LIVY_START_TIMEOUT  seconds to wait for the server to answer (default 120)
-#   LIVY_DRIVER_MEMORY  spark.driver.memory for sessions (default 1g)
+# Environment: LIVY_PORT (8998; bound to 127.0.0.1 only), LIVY_START_TIMEOUT (seconds to wait for
+# the server, 120), LIVY_DRIVER_MEMORY (spark.driver.memory of sessions, 1g).
+# Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running, 4 no Livy distribution found.
 set -euo pipefail
 
 PROG="livy.sh"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 LIVY_DIR="$ROOT/.livy"
-LIVY_HOME_DIR="$LIVY_DIR/home"
+UNPACK_DIR="$LIVY_DIR/home"
 VENV="$LIVY_DIR/venv"
 CONF_DIR="$LIVY_DIR/conf"
 SPARK_CONF="$CONF_DIR/spark"
@@ -39,7 +41,6 @@ LOG_DIR="$LIVY_DIR/logs"
 LOG_FILE="$LOG_DIR/livy-server.log"
 PID_FILE="$LIVY_DIR/livy.pid"
 STAMP="$LIVY_DIR/assembled.stamp"
-POM="$SCRIPT_DIR/pom.xml"
 REQS="$SCRIPT_DIR/requirements-spark.txt"
 PORT="${LIVY_PORT:-8998}"
 HOST="127.0.0.1"
@@ -47,18 +48,33 @@ URL="http://$HOST:$PORT"
 START_TIMEOUT="${LIVY_START_TIMEOUT:-120}"
 DRIVER_MEMORY="${LIVY_DRIVER_MEMORY:-1g}"
 SCALA_BINARY="2.12"
-
-die() { echo "$PROG: $*" >&2; exit 1; }
-# Exit code for "no Livy distribution can be had here" (see the header).
+LIVY_VERSION="0.9.0-incubating"
+ZIP_NAME="apache-livy-${LIVY_VERSION}_${SCALA_BINARY}-bin.zip"
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/livy-web"
+CACHE_ZIP="$CACHE_DIR/$ZIP_NAME"
+DOWNLOAD_URL="${LIVY_DOWNLOAD_URL:-https://archive.apache.org/dist/incubator/livy/$LIVY_VERSION/$ZIP_NAME}"
+# Exit code for "no Livy distribution found" (see the header).
 EXIT_NO_DIST=4
 
-# An official zip dropped beside the repository (shared/livy/) stands in for LIVY_DIST.
-if [[ -z "${LIVY_DIST:-}" ]]; then
-  for candidate in "$ROOT"/../shared/livy/apache-livy-*_2.12-bin.zip; do
-    [[ -f "$candidate" ]] && { LIVY_DIST="$candidate"; break; }
-  done
-fi
+# The distribution in use (set by find_dist): kind home|zip|dir, its path, and the LIVY_HOME the
+# server runs with (the distribution itself for kind home, else the unpacked copy).
+DIST_KIND="" DIST_PATH="" RUN_HOME=""
+
+# Paths removed when the script exits (half-done unpacks and downloads).
+CLEANUP=()
+cleanup() { if ((${#CLEANUP[@]})); then rm -rf "${CLEANUP[@]}"; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+die() { echo "$PROG: $*" >&2; exit 1; }
 info() { echo "$PROG: $*"; }
+# One line saying how to get a distribution, then exit 4.
+no_dist() {
+  echo "$PROG: no Apache Livy distribution ($1): set LIVY_DIST=<$ZIP_NAME or its unpacked" \
+       "folder> or LIVY_HOME=<installed Livy>, or put the zip (from ${DOWNLOAD_URL%/*}/, or built" \
+       "from apache/incubator-livy tag v$LIVY_VERSION) at $CACHE_ZIP" >&2
+  exit "$EXIT_NO_DIST"
+}
 
 need_python() {
   command -v python3 >/dev/null 2>&1 ||
@@ -68,26 +84,142 @@ need_java() {
   command -v java >/dev/null 2>&1 ||
     die "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
 }
-need_mvn() {
-  command -v mvn >/dev/null 2>&1 ||
-    die "mvn not found: install Maven 3 (apt-get install maven)"
-}
 need_curl() {
   command -v curl >/dev/null 2>&1 || die "curl not found: install curl (apt-get install curl)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# the distribution
+# ---------------------------------------------------------------------------------------------
+
+has_layout() {
+  [[ -d "$1/jars" && -d "$1/rsc-jars" && -d "$1/repl_${SCALA_BINARY}-jars" ]]
+}
+
+# Checks on a Livy home ($1): the server and REPL jars of the Scala 2.12 build. (kryo-shaded,
+# minlog and objenesis are in both rsc-jars/ and repl_2.12-jars/ in the official layout: Livy
+# logs "already registered with a different path" and sessions work.)
+check_home() {
+  local home="$1" what="${2:-$1}"
+  if [[ ! -d "$home/repl_${SCALA_BINARY}-jars" && -d "$home/repl_2.11-jars" ]]; then
+    die "$what is a Scala 2.11 build of Livy: use $ZIP_NAME (Scala $SCALA_BINARY)"
+  fi
+  has_layout "$home" || die "$what has no jars/, rsc-jars/ and repl_${SCALA_BINARY}-jars/ folders" \
+    "(is it $ZIP_NAME or its unpacked folder?)"
+  [[ -n "$(find "$home/jars" -maxdepth 1 -name 'livy-server-*.jar')" ]] ||
+    die "$what: no livy-server jar in jars/"
+  [[ -n "$(find "$home/repl_${SCALA_BINARY}-jars" -maxdepth 1 -name "livy-repl_${SCALA_BINARY}-*.jar")" ]] ||
+    die "$what: no livy-repl_${SCALA_BINARY} jar in repl_${SCALA_BINARY}-jars/"
+}
+
+# Find the distribution without downloading (LIVY_HOME, LIVY_DIST, cache); false if none.
+find_dist() {
+  if [[ -n "${LIVY_HOME:-}" ]]; then
+    [[ -d "$LIVY_HOME" ]] || die "LIVY_HOME=$LIVY_HOME is not a folder"
+    check_home "$LIVY_HOME" "LIVY_HOME=$LIVY_HOME"
+    DIST_KIND=home DIST_PATH="$(cd "$LIVY_HOME" && pwd)" RUN_HOME="$DIST_PATH"
+    return 0
+  fi
+  RUN_HOME="$UNPACK_DIR"
+  if [[ -n "${LIVY_DIST:-}" ]]; then
+    if [[ -f "$LIVY_DIST" ]]; then
+      DIST_KIND=zip
+    elif [[ -d "$LIVY_DIST" ]]; then
+      DIST_KIND=dir
+    else
+      die "LIVY_DIST=$LIVY_DIST does not exist (expected $ZIP_NAME or its unpacked folder)"
+    fi
+    DIST_PATH="$(readlink -f "$LIVY_DIST")"
+    [[ "$DIST_PATH" != "$(readlink -f "$UNPACK_DIR")" ]] ||
+      die "LIVY_DIST=$LIVY_DIST is where this script unpacks to: use LIVY_HOME=$LIVY_DIST instead"
+    return 0
+  fi
+  if [[ -f "$CACHE_ZIP" ]]; then
+    DIST_KIND=zip DIST_PATH="$CACHE_ZIP"
+    return 0
+  fi
+  return 1
+}
+
+# The SHA-512 in a .sha512 file ($1), lower case: the `sha512sum` form ("<hex>  name"), the BSD
+# form ("SHA512 (name) = <hex>") or `gpg --print-md SHA512` ("name: 8-digit groups" over several
+# lines). Every whitespace-separated token made only of hex digits is a part of it.
+sha512_of_file() {
+  local hex
+  hex="$(tr -s ' \t\r\n' '\n' <"$1" | grep -E '^[0-9A-Fa-f]+$' | tr -d '\n' | tr 'A-F' 'a-f')" || true
+  [[ ${#hex} -eq 128 ]] || return 1
+  echo "$hex"
+}
+
+# Download the zip and its .sha512 into the cache; the zip is moved there only once it matches.
+download_dist() {
+  need_curl
+  local tmp err expected actual
+  mkdir -p "$CACHE_DIR" 2>/dev/null || no_dist "cannot create the cache folder $CACHE_DIR"
+  tmp="$(mktemp "$CACHE_DIR/.$ZIP_NAME.XXXXXX")" || no_dist "cannot write in $CACHE_DIR"
+  CLEANUP+=("$tmp" "$tmp.sha512")
+  # The small checksum first: without internet this fails at once (short connect timeout).
+  if ! err="$(curl -fsS --connect-timeout 5 --max-time 30 -o "$tmp.sha512" "$DOWNLOAD_URL.sha512" 2>&1)"; then
+    err="$(echo "$err" | sed 's/^curl: ([0-9]*) //' | tr -s '\r\n' ' ')"
+    no_dist "none in the cache, and the download failed: ${err% }"
+  fi
+  expected="$(sha512_of_file "$tmp.sha512")" ||
+    die "$DOWNLOAD_URL.sha512 holds no SHA-512 checksum: $(head -c 200 "$tmp.sha512" | tr -s '\r\n' ' ')"
+  info "downloading $DOWNLOAD_URL into $CACHE_DIR"
+  curl -fL --connect-timeout 5 --speed-limit 10000 --speed-time 60 --retry 2 --progress-bar \
+    -o "$tmp" "$DOWNLOAD_URL" || no_dist "the download of $DOWNLOAD_URL failed (see above)"
+  actual="$(sha512sum "$tmp" | awk '{print $1}')"
+  [[ "$actual" == "$expected" ]] ||
+    die "the downloaded $ZIP_NAME does not match $DOWNLOAD_URL.sha512 (SHA-512 $actual, expected" \
+        "$expected); it was deleted: run again, or download it yourself to $CACHE_ZIP"
+  mv -f "$tmp" "$CACHE_ZIP"
+  info "SHA-512 verified; stored $CACHE_ZIP"
+  DIST_KIND=zip DIST_PATH="$CACHE_ZIP" RUN_HOME="$UNPACK_DIR"
+}
+
+# Unpack (zip) or copy (folder) the distribution into $1, a fresh folder.
+install_dist() {
+  local out="$1" top err
+  if [[ "$DIST_KIND" == zip ]]; then
+    local tmp="$LIVY_DIR/dist.tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
+    CLEANUP+=("$tmp")
+    info "unpacking $DIST_PATH"
+    local hint=""
+    [[ "$DIST_PATH" == "$CACHE_ZIP" ]] && hint="; delete it to download it again"
+    err="$(python3 -m zipfile -e "$DIST_PATH" "$tmp" 2>&1)" ||
+      die "cannot unpack $DIST_PATH (not a zip, or damaged$hint): $(echo "$err" | tail -n 1)"
+    top="$(find "$tmp" -maxdepth 2 -type d -name rsc-jars -printf '%h\n' | head -n 1)"
+    [[ -n "$top" ]] || die "$DIST_PATH has no rsc-jars/ folder (is it $ZIP_NAME?)"
+    check_home "$top" "$DIST_PATH"
+    # zipfile does not keep the file modes: make bin/ usable again.
+    if [[ -d "$top/bin" ]]; then chmod +x "$top"/bin/*; fi
+    mv "$top" "$out"
+    rm -rf "$tmp"
+  else
+    check_home "$DIST_PATH" "LIVY_DIST=$DIST_PATH"
+    info "copying the jar folders of $DIST_PATH"
+    mkdir -p "$out"
+    cp -a "$DIST_PATH/jars" "$DIST_PATH/rsc-jars" "$DIST_PATH/repl_${SCALA_BINARY}-jars" "$out/"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
 # assemble
 # ---------------------------------------------------------------------------------------------
 
-# What the assembly depends on: the pom, the requirements, and LIVY_DIST if given.
+# What the assembly depends on: the distribution (kind, path, size, mtime) and the requirements.
 assembly_key() {
   {
-    echo "layout=2"
-    sha256sum "$POM" "$REQS" | awk '{print $1}'
-    if [[ -n "${LIVY_DIST:-}" ]]; then
-      echo "dist=$(readlink -f "$LIVY_DIST")"
-      stat -c '%s %Y' "$LIVY_DIST" 2>/dev/null || true
+    echo "layout=3"
+    sha256sum "$REQS" | awk '{print $1}'
+    echo "dist=$DIST_KIND:$DIST_PATH"
+    if [[ -d "$DIST_PATH" ]]; then
+      stat -c '%n %s %Y' "$DIST_PATH" "$DIST_PATH/jars" "$DIST_PATH/rsc-jars" \
+        "$DIST_PATH/repl_${SCALA_BINARY}-jars"
+    else
+      stat -c '%s %Y' "$DIST_PATH"
     fi
   } | sha256sum | awk '{print $1}'
 }
@@ -101,9 +233,7 @@ spark_home() {
 }
 
 is_assembled() {
-  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(assembly_key)" ]] &&
-    [[ -d "$LIVY_HOME_DIR/jars" && -d "$LIVY_HOME_DIR/rsc-jars" &&
-       -d "$LIVY_HOME_DIR/repl_${SCALA_BINARY}-jars" ]] &&
+  [[ -f "$STAMP" && "$(cat "$STAMP")" == "$(assembly_key)" ]] && has_layout "$RUN_HOME" &&
     spark_home >/dev/null
 }
 
@@ -120,97 +250,37 @@ assemble_venv() {
   spark_home >/dev/null || die "pyspark installed but pyspark/bin/spark-submit not found in $VENV"
 }
 
-# Copy the jars with Maven into $1 (a fresh folder).
-assemble_jars_maven() {
-  local out="$1" mlog="$LIVY_DIR/maven-assemble.log"
-  need_mvn
-  info "copying Livy jars from Maven Central (log: $mlog)"
-  if ! mvn -B -U -f "$POM" -Dlivy.assembly.dir="$out" generate-resources >"$mlog" 2>&1; then
-    grep -E '^\[ERROR\]' "$mlog" | head -n 15 >&2 || true
-    echo "$PROG: Maven could not copy the Livy jars (full log: $mlog)." >&2
-    if grep -q 'org.apache.livy' "$mlog"; then
-      echo "$PROG: the org.apache.livy 0.9.0-incubating artifacts are not available from the Maven" \
-           "repository this machine reaches. Point LIVY_DIST at the official binary distribution" \
-           "(apache-livy-0.9.0-incubating_2.12-bin.zip or its unpacked folder) and re-run." >&2
-      exit "$EXIT_NO_DIST"
-    fi
-    exit 1
-  fi
-}
-
-# Take the jar folders from an official binary distribution (zip or unpacked folder) into $1.
-assemble_jars_dist() {
-  local out="$1" src="$LIVY_DIST" top
-  [[ -e "$src" ]] || die "LIVY_DIST=$src does not exist"
-  if [[ -f "$src" ]]; then
-    info "unpacking $src"
-    local tmp="$LIVY_DIR/dist.tmp"
-    rm -rf "$tmp"; mkdir -p "$tmp"
-    python3 -m zipfile -e "$src" "$tmp" || die "cannot unpack $src (not a zip?)"
-    top="$(dirname "$(find "$tmp" -maxdepth 3 -type d -name rsc-jars | head -n 1)")"
-    [[ "$top" != "." && -d "$top/jars" ]] || die "$src has no jars/ + rsc-jars/ folders"
-  else
-    top="$src"
-  fi
-  [[ -d "$top/jars" && -d "$top/rsc-jars" && -d "$top/repl_${SCALA_BINARY}-jars" ]] ||
-    die "$src has no jars/, rsc-jars/ and repl_${SCALA_BINARY}-jars/ (is it the _2.12 build?)"
-  mkdir -p "$out"
-  cp -a "$top/jars" "$top/rsc-jars" "$top/repl_${SCALA_BINARY}-jars" "$out/"
-  rm -rf "$LIVY_DIR/dist.tmp"
-}
-
-# Sanity checks on an assembled LIVY_HOME ($1).
-check_jars() {
-  local home="$1" bad dup
-  bad="$(find "$home" -name '*_2.11*.jar' -printf '%P\n' | sort)"
-  [[ -z "$bad" ]] || die "Scala 2.11 jars in the assembly (add exclusions to $POM): $(echo $bad)"
-  [[ -n "$(find "$home/jars" -name 'livy-server-*.jar')" ]] || die "no livy-server jar in $home/jars"
-  [[ -n "$(find "$home/repl_${SCALA_BINARY}-jars" -name "livy-repl_${SCALA_BINARY}-*.jar")" ]] ||
-    die "no livy-repl_${SCALA_BINARY} jar in $home/repl_${SCALA_BINARY}-jars"
-  # Both folders go into spark.jars: a name in both makes Spark fail with
-  # "File ... was already registered with a different path".
-  dup="$(comm -12 <(ls "$home/rsc-jars" | sort) <(ls "$home/repl_${SCALA_BINARY}-jars" | sort))"
-  [[ -z "$dup" ]] || die "jar names in both rsc-jars/ and repl_${SCALA_BINARY}-jars/: $(echo $dup)"
-  # jackson-module-scala refuses to load with a jackson-databind of another minor version.
-  local jms jdb
-  jms="$(ls "$home/jars" | sed -n "s/^jackson-module-scala_${SCALA_BINARY}-\([0-9]*\.[0-9]*\)\..*/\1/p" | head -n1)"
-  jdb="$(ls "$home/jars" | sed -n 's/^jackson-databind-\([0-9]*\.[0-9]*\)\..*/\1/p' | head -n1)"
-  if [[ -n "$jms" && -n "$jdb" && "$jms" != "$jdb" ]]; then
-    die "jackson-module-scala $jms vs jackson-databind $jdb in jars/: set <jackson.version> in $POM to a $jdb.x release"
-  fi
-}
-
 cmd_assemble() {
   need_python
   need_java
+  # The distribution first: when there is none, stop before downloading pyspark.
+  find_dist || download_dist
   if is_assembled; then
-    info "already assembled in $LIVY_DIR (delete $STAMP to force)"
+    info "already assembled (LIVY_HOME=$RUN_HOME from $DIST_PATH; delete $STAMP to force)"
     return 0
   fi
-  if [[ -n "${LIVY_DIST:-}" ]]; then
-    [[ -e "$LIVY_DIST" ]] || die "LIVY_DIST=$LIVY_DIST does not exist"
-  else
-    need_mvn
+  if pid_alive "$(read_pid)"; then
+    die "Livy is running from the current assembly: stop it first ('$0 down')"
   fi
   mkdir -p "$LIVY_DIR" "$LOG_DIR"
+  rm -f "$STAMP"
   local t0=$SECONDS new="$LIVY_DIR/home.new"
-  # A failed run leaves no half-assembled folder behind (downloads stay in ~/.m2 and the venv).
-  trap 'rm -rf "$LIVY_DIR/home.new" "$LIVY_DIR/dist.tmp"' EXIT
-  # Jars first: when no Livy distribution can be had, fail before downloading pyspark.
-  rm -rf "$new"
-  if [[ -n "${LIVY_DIST:-}" ]]; then
-    assemble_jars_dist "$new"
+  if [[ "$DIST_KIND" == home ]]; then
+    info "using LIVY_HOME=$DIST_PATH in place"
   else
-    assemble_jars_maven "$new"
+    # A failed run leaves no half-unpacked folder behind.
+    rm -rf "$new"
+    CLEANUP+=("$new")
+    install_dist "$new"
   fi
-  check_jars "$new"
   assemble_venv
-  rm -rf "$LIVY_HOME_DIR" "$LIVY_DIR/maven-target"
-  mv "$new" "$LIVY_HOME_DIR"
+  if [[ "$DIST_KIND" != home ]]; then
+    rm -rf "$UNPACK_DIR"
+    mv "$new" "$UNPACK_DIR"
+  fi
   assembly_key >"$STAMP"
-  trap - EXIT
-  info "assembled in $((SECONDS - t0)) s: LIVY_HOME=$LIVY_HOME_DIR SPARK_HOME=$(spark_home)" \
-       "($(ls "$LIVY_HOME_DIR/jars" | wc -l) server jars)"
+  info "assembled in $((SECONDS - t0)) s: LIVY_HOME=$RUN_HOME SPARK_HOME=$(spark_home)" \
+       "($(find "$RUN_HOME/jars" -maxdepth 1 -name '*.jar' | wc -l) server jars)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -227,6 +297,7 @@ livy.spark.master = local[2]
 livy.spark.deploy-mode = client
 # Spark's version banner cannot be parsed on OpenJDK; tell Livy the Scala version directly.
 livy.spark.scala-version = $SCALA_BINARY
+# livy.rsc.* entries are passed on to every session's RSC driver.
 livy.rsc.launcher.address = $HOST
 livy.rsc.rpc.server.address = $HOST
 livy.repl.enable-hive-context = false
@@ -249,7 +320,8 @@ spark.sql.shuffle.partitions   4
 spark.pyspark.python           $VENV/bin/python
 spark.pyspark.driver.python    $VENV/bin/python
 EOF
-  # Livy logs through log4j 1.x API or log4j 2 depending on the release: provide both.
+  # The Livy server logs through log4j 1.x (log4j.properties on its classpath); the Spark
+  # drivers (Spark 3.5) through log4j 2 (log4j2.properties in SPARK_CONF_DIR).
   cat >"$CONF_DIR/log4j.properties" <<'EOF'
 log4j.rootCategory=INFO, console
 log4j.appender.console=org.apache.log4j.ConsoleAppender
@@ -258,7 +330,7 @@ log4j.appender.console.layout=org.apache.log4j.PatternLayout
 log4j.appender.console.layout.ConversionPattern=%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
 log4j.logger.org.eclipse.jetty=WARN
 EOF
-  cat >"$CONF_DIR/log4j2.properties" <<'EOF'
+  cat >"$SPARK_CONF/log4j2.properties" <<'EOF'
 status = warn
 rootLogger.level = info
 rootLogger.appenderRef.stderr.ref = console
@@ -267,17 +339,16 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
-logger.jetty.name = org.eclipse.jetty
+logger.jetty.name = org.sparkproject.jetty
 logger.jetty.level = warn
 EOF
-  cp "$CONF_DIR/log4j2.properties" "$SPARK_CONF/log4j2.properties"
 }
 
 # ---------------------------------------------------------------------------------------------
 # process control
 # ---------------------------------------------------------------------------------------------
 
-read_pid() { [[ -f "$PID_FILE" ]] && tr -dc '0-9' <"$PID_FILE" || true; }
+read_pid() { if [[ -f "$PID_FILE" ]]; then tr -dc '0-9' <"$PID_FILE"; fi; }
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
 answers() { [[ "$(curl -s -o /dev/null -m 3 -w '%{http_code}' "$URL/sessions" 2>/dev/null)" == 200 ]]; }
 
@@ -308,11 +379,12 @@ cmd_start() {
   local shome
   shome="$(spark_home)"
 
-  # Java 17: the server JVM needs these for Kryo/Netty/Hadoop reflection; Livy 0.9 adds the
-  # driver's own --add-opens when it launches Spark.
+  # Java 17: the flags bin/livy-server of 0.9.0 adds, and a few more for Kryo/Netty/Hadoop
+  # reflection; Livy adds the driver's own flags when it launches Spark.
   local java_opts=(
     -Xmx512m
     -Djava.net.preferIPv4Stack=true
+    -XX:+IgnoreUnrecognizedVMOptions
     --add-opens=java.base/java.lang=ALL-UNNAMED
     --add-opens=java.base/java.lang.invoke=ALL-UNNAMED
     --add-opens=java.base/java.nio=ALL-UNNAMED
@@ -322,24 +394,29 @@ cmd_start() {
     --add-opens=java.base/sun.nio.ch=ALL-UNNAMED
     --add-opens=java.base/java.net=ALL-UNNAMED
     --add-opens=java.base/java.io=ALL-UNNAMED
+    --add-opens=java.base/sun.util.calendar=ALL-UNNAMED
     --add-exports=java.base/sun.nio.ch=ALL-UNNAMED
+    --add-exports=java.base/sun.net.dns=ALL-UNNAMED
+    --add-exports=java.base/sun.net.util=ALL-UNNAMED
+    --add-exports=java.base/sun.security.x509=ALL-UNNAMED
+    --add-exports=java.base/sun.security.util=ALL-UNNAMED
   )
   {
     echo
-    echo "===== $(date -u '+%Y-%m-%dT%H:%M:%SZ') $PROG start on $URL ====="
+    echo "===== $(date -u '+%Y-%m-%dT%H:%M:%SZ') $PROG start on $URL (LIVY_HOME=$RUN_HOME) ====="
   } >>"$LOG_FILE"
 
   local t0=$SECONDS
   # setsid: the server leads its own process group, so 'stop' also reaches the spark-submit
-  # and driver processes it spawns.
+  # and driver processes it spawns. Livy finds rsc-jars/ and repl_2.12-jars/ through LIVY_HOME.
   (
     cd "$LIVY_DIR"
-    export LIVY_HOME="$LIVY_HOME_DIR" LIVY_CONF_DIR="$CONF_DIR" LIVY_LOG_DIR="$LOG_DIR"
+    export LIVY_HOME="$RUN_HOME" LIVY_CONF_DIR="$CONF_DIR" LIVY_LOG_DIR="$LOG_DIR"
     export SPARK_HOME="$shome" SPARK_CONF_DIR="$SPARK_CONF" SPARK_LOCAL_IP="$HOST"
     export PYSPARK_PYTHON="$VENV/bin/python" PYSPARK_DRIVER_PYTHON="$VENV/bin/python"
     export PATH="$VENV/bin:$PATH"
     unset HADOOP_CONF_DIR YARN_CONF_DIR
-    exec setsid java "${java_opts[@]}" -cp "$LIVY_HOME_DIR/jars/*:$CONF_DIR" \
+    exec setsid java "${java_opts[@]}" -cp "$RUN_HOME/jars/*:$CONF_DIR" \
       org.apache.livy.server.LivyServer
   ) >>"$LOG_FILE" 2>&1 </dev/null &
   pid=$!
@@ -387,7 +464,7 @@ cmd_stop() {
   fi
   # Drivers left in the group (they can outlive the server by a moment).
   kill -KILL -- "-$pid" 2>/dev/null || true
-  pid_alive "$pid" && die "pid $pid did not exit"
+  if pid_alive "$pid"; then die "pid $pid did not exit"; fi
   rm -f "$PID_FILE"
   info "stopped"
 }
@@ -415,8 +492,9 @@ cmd_logs() {
   tail -n "${1:-100}" "$LOG_FILE"
 }
 
+# The header comment (line 2 up to the first line that is not a comment), without the "# ".
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"
 }
 
 main() {

@@ -194,5 +194,5 @@ if [[ "${SMOKE_SKIP_CANCEL:-0}" != 1 ]]; then
 fi
 
 cleanup
-echo "$([[ $FAILED == 0 ]] && echo "smoke: all checks passed" || echo "smoke: $FAILED check(s) failed")"
+if [[ $FAILED == 0 ]]; then echo "smoke: all checks passed"; else echo "smoke: $FAILED check(s) failed"; fi
 exit $(( FAILED > 0 ))
