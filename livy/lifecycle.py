@@ -20,6 +20,7 @@ be sent stays ``queued`` (transient errors) or becomes ``failed`` with the reaso
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from livy.remote.errors import (
     LivyHTTPError,
     LivyNotFound,
     LivyOutcomeUnknown,
+    LivyProtocolError,
     LivySignInRequired,
     LivyThrottled,
     LivyUnavailable,
@@ -53,7 +55,18 @@ SUBMIT_GRACE_SECONDS = 30
 #: ``sending`` statement (or a start without a Livy id) looked at again.
 RECONCILE_AFTER_TIMEOUTS = 4
 #: Shown when Livy answers 404 for a session we still had as alive.
-SESSION_GONE = "Livy no longer knows this session: it was stopped, timed out or Livy restarted."
+SESSION_GONE = (
+    "Livy no longer knows this session (it was stopped, timed out, or Livy restarted): its variables are gone. "
+    "Run your code again to start a new session."
+)
+#: Start of the reason of a session row whose create call Livy refused or never got.
+START_FAILED = "Livy could not start the session: "
+#: Shown when Livy's session under our id is not ours (Livy restarted and reused the id).
+SESSION_REPLACED = (
+    "Livy no longer has this session: the session now under its id belongs to someone else "
+    "(Livy restarted and numbers sessions from 0 again). Its variables are gone; run your code again "
+    "to start a new session."
+)
 
 
 def session_spec(cfg: AppConfig | None = None) -> SessionSpec:
@@ -94,8 +107,9 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
     row = active_session(user, cfg=cfg)
     if row is not None and not row.is_terminal:
         if row.livy_id:
-            # Health check: Livy may have ended the session (timeout, restart) since last seen.
-            _sync_session(row, client)
+            # Health check: Livy may have ended the session (timeout, restart) since last seen,
+            # or given its id to someone else's session after a restart.
+            _verified(row, client)
         else:
             _close_if_start_abandoned(row)
         if row.is_terminal:
@@ -108,7 +122,7 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
     spec = session_spec(cfg)
     try:
         with transaction.atomic():
-            row = SparkSession.objects.create(
+            row = _reopen_failed_start(user, spec, cfg) or SparkSession.objects.create(
                 owner=user,
                 backend=cfg.LIVY_BACKEND,
                 endpoint=cfg.LIVY_BASE_ENDPOINT,
@@ -129,11 +143,11 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
     except LivyOutcomeUnknown as exc:
         found = _find_session_by_name(client, spec.name)
         if found is None:
-            _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
+            _retire(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
             raise
         livy = found
     except LivyError as exc:
-        _retire(row, f"Livy could not start the session: {exc}", state=SessionState.ERROR)
+        _retire(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
         raise
     _apply_session(row, livy)
     if not _save_if_active(row):
@@ -149,13 +163,37 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
     return row
 
 
+def _reopen_failed_start(user: Any, spec: SessionSpec, cfg: AppConfig) -> SparkSession | None:
+    """The user's latest session row, made active again for a new start, when it is one whose
+    start failed before Livy gave it an id: repeated Runs against a Livy that cannot start a
+    session keep one ``error`` row (holding the failed statements), not one per click."""
+    latest = (
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if (latest is None or latest.active or latest.livy_id or latest.state != SessionState.ERROR.value
+            or not latest.error_message.startswith(START_FAILED)):
+        return None
+    reopened = SparkSession.objects.filter(pk=latest.pk, active=False, livy_id="").update(
+        active=True, name=spec.name, state=SessionState.NOT_STARTED.value, error_message="", ended_at=None,
+        created_at=timezone.now(), refreshed_at=None,
+    )
+    if not reopened:
+        return None
+    latest.refresh_from_db()
+    return latest
+
+
 def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
     """Delete the session on Livy and close its row; statements not finished are cancelled.
 
-    A session Livy no longer knows is closed all the same. Raises :class:`LivyError` when
-    Livy cannot be reached (the row stays as it was, so the user can try again).
+    The session is deleted only if Livy's session under our id is still ours (same name: see
+    :func:`_is_ours`); one Livy no longer knows, or that now belongs to someone else, is
+    closed here without touching Livy. Raises :class:`LivyError` when Livy cannot be reached
+    (the row stays as it was, so the user can try again).
     """
-    if session.livy_id and not session.is_terminal:
+    if session.livy_id and not session.is_terminal and _verified(session, client, retire=False) is not None:
         try:
             client.delete_session(session.livy_id)
         except LivyNotFound:
@@ -174,29 +212,49 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
 
 
 def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
-            actor: Any = None, read_only: bool = False) -> SparkSession:
-    """Bring the session and its unfinished statements up to date from Livy.
+            actor: Any = None, read_only: bool = False, dispatch: bool = False,
+            verify: bool = False) -> SparkSession:
+    """Bring the session and its unfinished statements up to date from Livy, with no more
+    Livy calls than the answer needs:
 
-    Does nothing when everything is terminal, or when another request refreshed this session
-    less than ``LIVY_REFRESH_MIN_INTERVAL`` seconds ago (unless ``force``). Sends queued
-    statements once the session is ready. A session Livy no longer knows becomes ``dead``
-    and its unfinished statements ``failed``. Raises :class:`LivyError` when Livy cannot be
-    reached; rows are left as they were.
+    * nothing at all when everything is terminal, the session idle with no statement left
+      open, or another request refreshed this session less than
+      ``LIVY_REFRESH_MIN_INTERVAL`` seconds ago (unless ``force``);
+    * one ``GET /sessions/{id}`` while the session starts (or is busy with nothing of ours
+      open), which also proves the session is still ours (:func:`_is_ours`);
+    * one ``GET .../statements/{sid}`` per running statement (its ``code`` proves it is
+      ours), the session read every ``LIVY_SESSION_CHECK_INTERVAL`` seconds besides (a
+      session that died leaves its statements ``running``), and one session read when the
+      last of them finishes (idle or busy again).
+
+    A session Livy no longer knows, or that is no longer ours, becomes ``dead`` and its
+    unfinished statements ``failed``. Raises :class:`LivyError` when Livy cannot be reached;
+    rows are left as they were.
+
+    Code is sent only with ``dispatch`` (a POST by the owner, allowed to run code): then
+    queued statements go out once the session is ready, and the session's idle timer is
+    reset (Fabric). A GET poll calls this without ``dispatch`` and only reads.
 
     ``actor`` is the user looking; when it is not the owner (an administrator), the refresh
-    only reads: nothing is sent on the owner's behalf, and with per-user tokens (Fabric) a
-    404 is not taken as the session being gone, since it may only be hidden from the actor.
-    ``read_only`` reads the same way for any caller (the reaper).
+    only reads, and with per-user tokens (Fabric) a 404 is not taken as the session being
+    gone, since it may only be hidden from the actor. ``read_only`` reads the same way for
+    any caller (the reaper). ``verify`` reads an idle session too (a full page load: Livy
+    may have ended it, or restarted, while nobody looked).
     """
-    if not needs_refresh(session):
+    if not (needs_refresh(session) or (verify and session.livy_id and not session.is_terminal)):
         return session
     if not force and not _claim_refresh(session):
         session.refresh_from_db()
         return session
 
     owner_acting = not read_only and (actor is None or actor.pk == session.owner_id)
+    may_retire = owner_acting or not client.backend.user_tokens
+    running = list(open_statements(session).filter(livy_id__isnull=False))
+    queued = open_statements(session).filter(livy_id__isnull=True).exists()
+    verified = False
     if session.livy_id and not session.is_terminal:
-        _sync_session(session, client, may_retire=owner_acting or not client.backend.user_tokens)
+        if verify or not session.is_ready or not running or (dispatch and queued) or _session_check_due(session):
+            verified = _verified(session, client, retire=may_retire) is not None
     elif not session.is_terminal:
         _close_if_start_abandoned(session)
 
@@ -204,31 +262,82 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
         _fail_open_statements(session)
         return session
 
-    if session.session_state.is_ready and owner_acting:
+    if owner_acting and session.is_ready and verified:
+        # Settling unconfirmed sends only reads Livy's list: any owner's refresh may do it.
         _reconcile_submissions(session, client)
+    if dispatch and owner_acting and session.is_ready and verified:
         dispatch_queued(session, client=client)
         _keep_alive_quietly(session, client)
-    for stmt in open_statements(session).filter(livy_id__isnull=False):
-        try:
-            _apply_statement(stmt, client.get_statement(session.livy_id, stmt.livy_id))
-        except LivyNotFound:
-            _fail(stmt, "Livy no longer knows this statement.")
-        stmt.save()
+        running = list(open_statements(session).filter(livy_id__isnull=False))
+    if running and session.livy_id:
+        for stmt in running:
+            if not _read_statement(session, stmt, client, may_retire=may_retire):
+                return session
+        if not open_statements(session).filter(livy_id__isnull=False).exists():
+            # The last running statement finished: one read tells idle from busy.
+            _verified(session, client, retire=may_retire)
+            if session.is_terminal:
+                _fail_open_statements(session)
     return session
 
 
+def _session_check_due(session: SparkSession) -> bool:
+    """True when the session was last read (or written) more than
+    ``LIVY_SESSION_CHECK_INTERVAL`` seconds ago: a session that dies under a running
+    statement leaves that statement ``running`` on Livy, so reading statements alone would
+    never notice."""
+    interval = current_config().LIVY_SESSION_CHECK_INTERVAL
+    return session.updated_at is None or (timezone.now() - session.updated_at).total_seconds() >= interval
+
+
+def _read_statement(session: SparkSession, stmt: Statement, client: LivyClient, *, may_retire: bool) -> bool:
+    """Read one running statement into its row. Livy's statement under our ids must have our
+    code, else Livy restarted and the session under our id is someone else's: the session
+    is closed (returns False, nothing of theirs is copied). A missing statement or an
+    answer of the wrong shape fails that statement alone, with the reason."""
+    try:
+        livy = client.get_statement(session.livy_id, stmt.livy_id)
+    except LivyNotFound:
+        # Either the session is gone (Livy restarted) or only the statement: ask the session.
+        if _verified(session, client, retire=may_retire) is None:
+            if session.is_terminal:
+                _fail_open_statements(session)
+            return False
+        _fail(stmt, "Livy no longer knows this statement.")
+        stmt.save()
+        return True
+    except LivyProtocolError as exc:
+        _fail(stmt, f"Livy's answer for this statement could not be read: {exc}")
+        stmt.save()
+        return True
+    if livy.code != stmt.code:
+        if may_retire:
+            _retire(session, SESSION_REPLACED, state=SessionState.DEAD)
+            _fail_open_statements(session)
+        return False
+    _apply_statement(stmt, livy)
+    stmt.save()
+    return True
+
+
 # ------------------------------------------------------------------------------ statements
-def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark",
+def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0,
            cfg: AppConfig | None = None) -> Statement:
     """Run ``code`` as a statement of ``kind`` (``pyspark``, ``sql`` or ``spark``: Livy 0.5+
     runs any kind in any session) in the user's session, starting one if needed.
 
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
     by a later :func:`refresh` once it is; if Livy is unreachable or throttling at that
-    moment it stays queued and the next refresh sends it. Raises :class:`LivyError` only
-    when no session could be had (nothing is saved then; the caller keeps the code), and
-    :class:`LivySignInRequired` when the user's token has run out (the statement is kept
-    queued on their live session, if they have one).
+    moment it stays queued and the next refresh sends it.
+
+    ``wait`` (seconds) holds the answer until the statement finishes, reading it from Livy
+    every 10 ms at first and backing off to 100 ms: a quick statement comes back finished,
+    so the page needs no poll at all (``LIVY_RUN_WAIT``).
+
+    Raises :class:`LivyError` when no session could be had: the code is then kept as a
+    ``failed`` statement with the reason, on the session row whose start failed, so it
+    shows in the history with a Re-run. Raises :class:`LivySignInRequired` when the user's
+    token has run out (the statement is kept queued on their live session, if they have one).
     """
     cfg = cfg or current_config()
     try:
@@ -239,6 +348,9 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark",
         if row is not None and not row.is_terminal:
             Statement.objects.create(session=row, author=user, code=code, kind=kind)
         raise
+    except LivyError as exc:
+        _keep_failed_run(user, code, kind, exc, cfg)
+        raise
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind)
     if session.session_state.is_ready:
         try:
@@ -247,7 +359,52 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark",
             log.info("statement %s stays queued: %s", stmt.pk, exc)
         stmt.refresh_from_db()
         _keep_alive_quietly(session, client)
+        if wait > 0 and stmt.livy_id is not None and not stmt.is_terminal:
+            _await_statement(session, stmt, client, wait)
     return stmt
+
+
+def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cfg: AppConfig) -> None:
+    """Save the code of a Run whose session could not be started as a ``failed`` statement
+    on the user's latest session row (the one whose start failed), so it is not lost."""
+    row = (
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if row is None:
+        return
+    Statement.objects.create(
+        session=row, author=user, code=code, kind=kind, state=Statement.FAILED,
+        error_name="SessionNotStarted", error_value=f"Your code was not run: {exc}", completed_at=timezone.now(),
+    )
+
+
+#: First and longest pause (seconds) between reads of a statement the Run answer waits for.
+WAIT_FIRST_INTERVAL = 0.01
+WAIT_MAX_INTERVAL = 0.1
+
+
+def _await_statement(session: SparkSession, stmt: Statement, client: LivyClient, wait: float) -> None:
+    """Read ``stmt`` from Livy until it is terminal or ``wait`` seconds have passed. A Livy
+    error ends the wait quietly: the page's polls take over."""
+    deadline = time.monotonic() + wait
+    pause = WAIT_FIRST_INTERVAL
+    try:
+        while not stmt.is_terminal and time.monotonic() + pause < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, WAIT_MAX_INTERVAL)
+            if not _read_statement(session, stmt, client, may_retire=True):
+                break
+    except LivyError as exc:
+        log.info("waiting for statement %s stopped: %s", stmt.pk, exc)
+    stmt.refresh_from_db()
+    if stmt.is_terminal and not open_statements(session).filter(livy_id__isnull=False).exists():
+        # Nothing of ours runs any more: the session is idle again (read it, one call).
+        try:
+            _verified(session, client, retire=True)
+        except LivyError as exc:
+            log.info("session %s not re-read after its statement: %s", session.pk, exc)
 
 
 def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | None = None) -> bool:
@@ -305,6 +462,11 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
             _fail(stmt, f"Livy refused the statement: {exc}")
             _save_statement(stmt, livy_id__isnull=True)
             continue
+        except LivyProtocolError as exc:
+            stmt.refresh_from_db()
+            _fail(stmt, f"Livy took the statement but its answer could not be read ({exc}); it may have run.")
+            _save_statement(stmt, livy_id__isnull=True)
+            continue
         _apply_statement(stmt, livy)
         # Livy's answer is the truth, unless a reconciliation already tied the row to a statement.
         _save_statement(stmt, livy_id__isnull=True)
@@ -326,8 +488,13 @@ def cancel(stmt: Statement, *, client: LivyClient) -> Statement:
             return stmt
     if stmt.is_terminal or stmt.livy_id is None:
         return stmt
+    session = stmt.session
+    if not _read_statement(session, stmt, client, may_retire=True) or stmt.is_terminal:
+        # Finished meanwhile, or Livy's statement under our ids is not ours: nothing to cancel.
+        stmt.refresh_from_db()
+        return stmt
     try:
-        client.cancel_statement(stmt.session.livy_id, stmt.livy_id)
+        client.cancel_statement(session.livy_id, stmt.livy_id)
     except LivyNotFound:
         _fail(stmt, "Livy no longer knows this statement.")
         stmt.save()
@@ -407,22 +574,40 @@ def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
     return None
 
 
-def _sync_session(row: SparkSession, client: LivyClient, may_retire: bool = True) -> None:
-    """Read the session from Livy into ``row`` and save it (unless closed meanwhile). A
-    session Livy no longer knows becomes ``dead`` (if ``may_retire``), unless it was just
-    created on a server that is slow to show new sessions (then a 404 or 5xx is ignored for
+def _is_ours(row: SparkSession, livy: LivySession) -> bool:
+    """Livy's session is the row's only if both the id and the name match: Apache Livy
+    numbers sessions from 0 again after a restart (session recovery is off by default), so an
+    id alone may name another user's new session. Names are unique per start
+    (:func:`session_spec`)."""
+    return livy.id == row.livy_id and livy.name == row.name
+
+
+def _verified(row: SparkSession, client: LivyClient, *, retire: bool = True) -> LivySession | None:
+    """Read the session from Livy (``GET /sessions/{id}``) and, if it is still ours
+    (:func:`_is_ours`), copy its state into ``row`` and save it (unless closed meanwhile);
+    returns Livy's session, or None when it is gone or someone else's. Then the row becomes
+    ``dead`` with the reason (if ``retire``), unless it was just created on a server that is
+    slow to show new sessions (then a 404 or 5xx is ignored for
     ``LIVY_SESSION_CREATE_GRACE`` seconds)."""
     try:
-        _apply_session(row, client.get_session(row.livy_id))
+        livy = client.get_session(row.livy_id)
     except LivyNotFound:
-        if may_retire and not _in_creation_grace(row, client):
+        if retire and not _in_creation_grace(row, client):
             _retire(row, SESSION_GONE, state=SessionState.DEAD)
-        return
+        return None
     except LivyHTTPError as exc:
         if not (exc.status >= 500 and _in_creation_grace(row, client)):
             raise
-        return
+        return None
+    if not _is_ours(row, livy):
+        log.warning("Livy session %s is no longer ours (name %r, expected %r): closing row %s",
+                    row.livy_id, livy.name, row.name, row.pk)
+        if retire:
+            _retire(row, SESSION_REPLACED, state=SessionState.DEAD)
+        return None
+    _apply_session(row, livy)
     _save_if_active(row)
+    return livy
 
 
 def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
@@ -551,6 +736,8 @@ def complete(session: SparkSession, code: str, kind: str, cursor: int, *, client
     running code). Raises :class:`LivyError` when Livy cannot be used. Writes nothing."""
     if not (client.backend.supports_completion and session.livy_id and session.session_state is SessionState.IDLE):
         return []
+    if _verified(session, client, retire=False) is None:
+        return []
     return client.complete(session.livy_id, code, kind, cursor)
 
 
@@ -560,5 +747,7 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -
     Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
     :class:`LivyError`\\ s when it cannot be reached.
     """
+    if _verified(session, client, retire=False) is None:
+        raise LivyNotFound("Livy no longer has this session, so its log is gone.", status=404)
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines

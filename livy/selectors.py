@@ -6,11 +6,12 @@ Selectors only read: none of them writes a row or calls Livy. The lifecycle
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Max, QuerySet
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 
 from livy.clients import current_config
@@ -60,9 +61,12 @@ def open_statements(session: SparkSession) -> QuerySet[Statement]:
 
 
 def needs_refresh(session: SparkSession) -> bool:
-    """True while reading Livy could change what the page shows: the session is not
-    terminal, or some of its statements are not."""
-    return not session.is_terminal or open_statements(session).exists()
+    """True while reading Livy could change what the page shows: some statement is not
+    terminal, or the session is neither terminal nor idle (starting, busy, ...). An idle
+    session with nothing open is not read (it changes only when someone acts)."""
+    if open_statements(session).exists():
+        return True
+    return not session.is_terminal and session.session_state is not SessionState.IDLE
 
 
 @dataclass(frozen=True)
@@ -119,4 +123,91 @@ def idle_sessions(cutoff: datetime) -> QuerySet[SparkSession]:
     """:func:`inactive_sessions` that run nothing on Livy as last read (a long job is activity)."""
     return inactive_sessions(cutoff).exclude(state__in=BUSY_SESSION_VALUES).exclude(
         statements__state__in=RUNNING_STATEMENT_VALUES
+    )
+
+
+# ------------------------------------------------------------------------------- notebook
+def with_positions(statements: QuerySet[Statement]) -> QuerySet[Statement]:
+    """``statements`` annotated with ``position``: each one's number in its session (1 for
+    the first), the one numbering the pages show (``[3]``). One correlated count per row,
+    served by the ``(session, state)`` index."""
+    earlier = (
+        Statement.objects.filter(session=OuterRef("session"), pk__lte=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return statements.annotate(position=Subquery(earlier, output_field=IntegerField()))
+
+
+def notebook_scope(user: Any, *, cfg: AppConfig | None = None) -> QuerySet[Statement]:
+    """Every statement of ``user``'s sessions on the configured backend *and* endpoint, the
+    sessions that ended included: what the notebook page draws from."""
+    cfg = cfg or current_config()
+    return Statement.objects.filter(
+        session__owner=user, session__backend=cfg.LIVY_BACKEND, session__endpoint=cfg.LIVY_BASE_ENDPOINT
+    )
+
+
+def notebook_statements(user: Any, *, cfg: AppConfig | None = None, limit: int = 50) -> list[Statement]:
+    """The user's latest ``limit`` statements across their sessions on the configured backend
+    and endpoint (:func:`notebook_scope`), oldest first, each with ``position`` and its
+    session loaded. A session that ended keeps its statements here, so the page still shows
+    them (with a Re-run) after Livy lost the session."""
+    newest = with_positions(notebook_scope(user, cfg=cfg)).select_related("session", "author").order_by("-pk")
+    return list(newest[:limit])[::-1]
+
+
+def latest_session(user: Any, *, cfg: AppConfig | None = None) -> SparkSession | None:
+    """The session the notebook's session bar shows: the user's active session on the
+    configured backend and endpoint, else the newest one there (it ended), else None."""
+    cfg = cfg or current_config()
+    mine = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+    return mine.filter(active=True).first() or mine.order_by("-created_at", "-pk").first()
+
+
+def statements_changed(scope: QuerySet[Statement], *, open_pks: Iterable[int], after: int | None,
+                       limit: int | None = None) -> tuple[list[Statement], list[Statement]]:
+    """What a poll answers with, as ``(updated, new)``, both oldest first, with ``position``
+    and session loaded:
+
+    * ``updated``: the statements of ``scope`` whose pks are in ``open_pks`` and not newer
+      than ``after`` (the page shows them unfinished; they are sent whatever their state, so
+      the poll where one finishes carries its output, and later polls no longer ask for it);
+    * ``new``: the statements of ``scope`` newer than ``after`` (the largest pk the page
+      shows), at most the latest ``limit``; with ``after`` None, the latest ``limit`` of
+      ``scope`` (all of it when ``limit`` is None) and ``updated`` is empty.
+
+    Pks outside ``scope`` are ignored, so a page cannot read statements it may not see."""
+    base = with_positions(scope).select_related("session", "author")
+    if after is None:
+        newest = base.order_by("-pk")
+        return [], list(newest[:limit] if limit is not None else newest)[::-1]
+    wanted = [pk for pk in open_pks if pk <= after]
+    updated = list(base.filter(pk__in=wanted).order_by("pk")) if wanted else []
+    newer = base.filter(pk__gt=after).order_by("-pk")
+    return updated, list(newer[:limit] if limit is not None else newer)[::-1]
+
+
+def scope_is_live(scope: QuerySet[Statement], session: SparkSession | None) -> bool:
+    """True while a page showing ``scope`` (with ``session`` in its session bar) should keep
+    polling: a statement of ``scope`` is unfinished, or the session is neither terminal nor
+    idle (starting, busy, shutting down)."""
+    if session is not None and not session.is_terminal and session.session_state is not SessionState.IDLE:
+        return True
+    return scope.exclude(state__in=TERMINAL_STATEMENT_VALUES).exists()
+
+
+def has_queued(session: SparkSession | None) -> bool:
+    """True when ``session`` has statements waiting to be sent (only a POST sends them)."""
+    return session is not None and session.statements.filter(state=Statement.QUEUED).exists()
+
+
+def open_sessions_of(scope: QuerySet[Statement], pks: Iterable[int]) -> QuerySet[SparkSession]:
+    """The sessions of the unfinished statements of ``scope`` among ``pks`` (a poll refreshes
+    them: a session that ended settles its statements)."""
+    wanted = list(pks)
+    return SparkSession.objects.filter(
+        Q(pk__in=scope.filter(pk__in=wanted).exclude(state__in=TERMINAL_STATEMENT_VALUES).values("session"))
     )

@@ -9,13 +9,14 @@ Each test folder is a kind of test, marked automatically: ``unit`` (no database)
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 import requests
 import responses
 from django.contrib.auth.models import Permission
 
-from tests.support.livy_json import LIVY
+from tests.support.livy_json import FAKE_SESSION_NAME, LIVY
 
 #: Marker of each test folder (see the module docstring).
 FOLDER_MARKERS = ("unit", "django", "contract", "integration", "e2e")
@@ -67,8 +68,26 @@ def livy_admin(django_user_model):
 
 # ------------------------------------------------------------------------------ Livy fakes
 @pytest.fixture
-def livy_api():
-    """A `responses` mock of Apache Livy at the configured endpoint; unmatched calls fail."""
+def fake_session_names(monkeypatch):
+    """New sessions are named :data:`FAKE_SESSION_NAME`, the name the static payloads of
+    :func:`tests.support.livy_json.session_json` carry, so a faked Livy "echoes" the name as
+    the real one does (the lifecycle trusts a Livy session only when id and name match)."""
+    from livy import lifecycle
+
+    real = lifecycle.session_spec
+
+    def named(cfg=None):
+        spec = real(cfg)
+        # A test that sets its own prefix checks the naming itself: leave it alone.
+        return replace(spec, name=FAKE_SESSION_NAME) if spec.name.startswith("pytest-") else spec
+
+    monkeypatch.setattr(lifecycle, "session_spec", named)
+
+
+@pytest.fixture
+def livy_api(fake_session_names):
+    """A `responses` mock of Apache Livy at the configured endpoint; unmatched calls fail.
+    Sessions the app starts are named like the payloads (see :func:`fake_session_names`)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 

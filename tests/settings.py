@@ -2,6 +2,10 @@
 
 ``.env`` is not read (a developer's Fabric or Entra values must not leak into tests), and the
 Livy endpoint is the local test server unless LIVY_TEST_ENDPOINT says otherwise.
+
+The database is SQLite (in memory), unless DATABASE_URL is set in the environment: then the
+tests run on that server, in a ``test_<name>`` database pytest-django creates and drops
+(``scripts/test-postgres.sh`` does this with a throwaway PostgreSQL).
 """
 
 import os
@@ -15,6 +19,8 @@ os.environ.setdefault("DJANGO_SECRET", "tests-only-secret-key-" + "x" * 40)
 os.environ.setdefault("LIVY_REQUESTS_TIMEOUT", "30")
 os.environ["LIVY_SESSION_NAME_PREFIX"] = "pytest-"
 os.environ["LIVY_REFRESH_MIN_INTERVAL"] = "0"
+# Every refresh reads the session too, as it did before reads were spaced out.
+os.environ["LIVY_SESSION_CHECK_INTERVAL"] = "0"
 # Playwright's sync API runs an event loop in the test thread; Django's ORM calls from that
 # thread are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -25,6 +25,7 @@ from livy.remote.types import SessionSpec
 from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
 from tests.support.fakes_fabric import ENDPOINT, FakeFabric, contract, error_body
 from tests.support.livy_json import error_output, ok_output
+from tests.support.pages import poll_like_the_page
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -40,7 +41,7 @@ class World:
 
     def live(self):
         session = SparkSession.objects.get(active=True)
-        return self.client.get(reverse("livy:live", args=[session.pk])).content.decode()
+        return poll_like_the_page(self.client, session)
 
     def until_idle(self):
         for _ in range(10):
@@ -98,7 +99,7 @@ def test_statement_carries_the_kind(world):
 def test_the_contract_rejects_what_fabric_does_not_define(world):
     apache_style = LivyClient(ApacheLivyBackend(ENDPOINT), timeout=5)
     with pytest.raises(AssertionError, match="kind"):
-        apache_style.create_session(SessionSpec(name="x"))
+        apache_style.create_session(SessionSpec(name="pytest-1"))
 
 
 # ----------------------------------------------------------------------- what users see

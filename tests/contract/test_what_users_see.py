@@ -20,6 +20,7 @@ from livy.models import SparkSession
 from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra, entra_sign_in
 from tests.support.fakes_fabric import ENDPOINT, FakeFabric
 from tests.support.livy_json import error_output, ok_output
+from tests.support.pages import poll_like_the_page
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +68,9 @@ class Notebook:
 
     def wait_page(self, predicate, what: str) -> str:
         def probe():
+            session = SparkSession.objects.filter(active=True).first()
+            if session is not None:
+                poll_like_the_page(self.client, session)  # what the open page's script does
             page = self.page()
             return page if predicate(page) else None
         return wait_for(probe, timeout=self.timeout, interval=0.5, what=what)

@@ -91,7 +91,10 @@ def test_submit_while_starting_is_queued_then_sent_when_idle(editor, livy_api):
 
     livy_api.upsert("GET", f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "1+1", progress=0.5))
-    lifecycle.refresh(stmt.session, client=livy_client())
+    lifecycle.refresh(stmt.session, client=livy_client())  # a GET poll: reads, sends nothing
+    stmt.refresh_from_db()
+    assert stmt.state == Statement.QUEUED and submitted.call_count == 0
+    lifecycle.refresh(stmt.session, client=livy_client(), dispatch=True)  # the owner's POST poll
     stmt.refresh_from_db()
     assert submitted.call_count == 1
     assert (stmt.state, stmt.livy_id, stmt.progress) == ("running", 0, 0.5)
@@ -127,12 +130,13 @@ def test_result_and_error_are_stored(editor, livy_api):
     stmt_err = lifecycle.submit(editor, "1/0", client=livy_client())
     livy_api.get(
         f"{LIVY}/sessions/4/statements/0",
-        json=statement_json(0, "available", output=ok_output("[Row(sum(id)=4950)]", 1), progress=1.0,
+        json=statement_json(0, "available", "spark.range(100).selectExpr('sum(id)').collect()",
+                            output=ok_output("[Row(sum(id)=4950)]", 1), progress=1.0,
                             started=1700000000000, completed=1700000002000),
     )
     livy_api.get(
         f"{LIVY}/sessions/4/statements/1",
-        json=statement_json(1, "available", output=error_output(
+        json=statement_json(1, "available", "1/0", output=error_output(
             "ZeroDivisionError", "division by zero",
             ["Traceback (most recent call last):\n", '  File "<stdin>", line 1, in <module>\n', "ZeroDivisionError: division by zero\n"], 2)),
     )
@@ -147,7 +151,7 @@ def test_result_and_error_are_stored(editor, livy_api):
 
 def test_refresh_does_nothing_when_all_is_terminal(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="dead", active=False)
+                                          name="pytest-1", state="dead", active=False)
     lifecycle.refresh(session, client=livy_client())  # any HTTP call would fail: the fake has no routes
     assert len(livy_api.calls) == 0
 
@@ -155,7 +159,7 @@ def test_refresh_does_nothing_when_all_is_terminal(editor, livy_api):
 def test_refresh_is_rate_limited_across_callers(editor, livy_api, settings):
     settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_REFRESH_MIN_INTERVAL": 60})
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="starting")
+                                          name="pytest-1", state="starting")
     get = livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
     lifecycle.refresh(session, client=livy_client())
     lifecycle.refresh(SparkSession.objects.get(pk=session.pk), client=livy_client())
@@ -164,7 +168,7 @@ def test_refresh_is_rate_limited_across_callers(editor, livy_api, settings):
 
 def test_session_killed_outside_fails_its_open_statements(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="busy")
+                                          name="pytest-1", state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "dead", log=["ERROR OOM"]))
     lifecycle.refresh(session, client=livy_client())
@@ -177,7 +181,7 @@ def test_session_killed_outside_fails_its_open_statements(editor, livy_api):
 
 def test_livy_unreachable_during_dispatch_keeps_statement_queued(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)")
     livy_api.post(f"{LIVY}/sessions/4/statements", body=refused())
     with pytest.raises(LivyUnavailable):
@@ -188,7 +192,7 @@ def test_livy_unreachable_during_dispatch_keeps_statement_queued(editor, livy_ap
 
 def test_statement_livy_refuses_is_failed_with_reason(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)")
     livy_api.post(f"{LIVY}/sessions/4/statements", status=500, json={"msg": "java.lang.IllegalStateException"})
     lifecycle.dispatch_queued(session, client=livy_client())
@@ -198,7 +202,7 @@ def test_statement_livy_refuses_is_failed_with_reason(editor, livy_api):
 
 def test_cancel_queued_statement_never_reaches_livy(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="starting")
+                                          name="pytest-1", state="starting")
     stmt = Statement.objects.create(session=session, author=editor, code="x")
     lifecycle.cancel(stmt, client=livy_client())
     assert stmt.state == "cancelled" and len(livy_api.calls) == 0
@@ -206,13 +210,15 @@ def test_cancel_queued_statement_never_reaches_livy(editor, livy_api):
 
 def test_cancel_running_statement(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="busy")
+                                          name="pytest-1", state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=2, state="running")
     call = livy_api.post(f"{LIVY}/sessions/4/statements/2/cancel", json={"msg": "canceled"})
+    # Livy's statement under our ids is read first: it must be ours (same code).
+    livy_api.get(f"{LIVY}/sessions/4/statements/2", json=statement_json(2, "running", "x"))
     lifecycle.cancel(stmt, client=livy_client())
     assert call.call_count == 1 and stmt.state == "cancelling"
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
-    livy_api.get(f"{LIVY}/sessions/4/statements/2", json=statement_json(2, "cancelled", "x"))
+    livy_api.upsert("GET", f"{LIVY}/sessions/4/statements/2", json=statement_json(2, "cancelled", "x"))
     lifecycle.refresh(session, client=livy_client())
     stmt.refresh_from_db()
     assert stmt.state == "cancelled" and stmt.is_terminal
@@ -220,8 +226,9 @@ def test_cancel_running_statement(editor, livy_api):
 
 def test_stop_session_deletes_on_livy_and_cancels_open_statements(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="busy")
+                                          name="pytest-1", state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=2, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))  # still ours: same name
     delete = livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
     lifecycle.stop_session(session, client=livy_client())
     stmt.refresh_from_db()
@@ -232,15 +239,17 @@ def test_stop_session_deletes_on_livy_and_cancels_open_statements(editor, livy_a
 
 def test_stop_session_livy_already_forgot(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
-    livy_api.delete(f"{LIVY}/sessions/4", status=404, json={"msg": "not found"})
+                                          name="pytest-1", state="idle")
+    livy_api.get(f"{LIVY}/sessions/4", status=404, json={"msg": "Session '4' not found."})
+    delete = livy_api.delete(f"{LIVY}/sessions/4", status=404, json={"msg": "not found"})
     lifecycle.stop_session(session, client=livy_client())
     assert session.active is False
+    assert delete.call_count == 0  # nothing to delete: Livy no longer has it
 
 
 def test_endpoint_change_retires_the_old_session(editor, settings, livy_api):
     SparkSession.objects.create(owner=editor, backend="apache", endpoint="http://old:8998", livy_id="4",
-                                name="x", state="idle")
+                                name="pytest-1", state="idle")
     assert selectors.active_session(editor) is None
     # A getter never writes: the old row is retired when the user next starts a session.
     assert SparkSession.objects.get(livy_id="4").active is True
@@ -274,14 +283,14 @@ def test_visibility_is_scoped_to_owner_without_permission(editor, other_editor, 
 
 
 def test_livy_unreachable_right_after_submit_keeps_statement_queued(editor, livy_api):
-    SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4", name="x", state="idle")
+    SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4", name="pytest-1", state="idle")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.post(f"{LIVY}/sessions/4/statements", body=refused())
     stmt = lifecycle.submit(editor, "print(1)", client=livy_client())
     assert stmt.state == Statement.QUEUED
-    livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting"))
-    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running"))
-    lifecycle.refresh(stmt.session, client=livy_client())
+    livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
+    lifecycle.refresh(stmt.session, client=livy_client(), dispatch=True)  # the owner's POST poll sends it
     stmt.refresh_from_db()
     assert stmt.state == "running" and stmt.livy_id == 0
 
@@ -292,7 +301,7 @@ def _stale(stmt):
 
 def test_unanswered_submission_is_adopted_not_resent(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="spark.range(9).count()")
     post = livy_api.post(f"{LIVY}/sessions/4/statements", body=requests.ReadTimeout("read timed out"))
     with pytest.raises(LivyOutcomeUnknown):
@@ -312,7 +321,7 @@ def test_unanswered_submission_is_adopted_not_resent(editor, livy_api):
 
 def test_unanswered_submission_livy_does_not_list_is_failed_not_resent(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SENDING,
                                     submitted_at=timezone.now())
     _stale(stmt)
@@ -327,7 +336,7 @@ def test_unanswered_submission_livy_does_not_list_is_failed_not_resent(editor, l
 
 def test_a_slow_send_is_not_settled_while_it_may_still_be_in_flight(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SENDING,
                                     submitted_at=timezone.now() - timedelta(seconds=45))  # > 1 timeout, < 4
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
@@ -338,7 +347,7 @@ def test_a_slow_send_is_not_settled_while_it_may_still_be_in_flight(editor, livy
 
 def test_reconciliation_does_not_adopt_an_older_statement_with_the_same_code(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     earlier = Statement.objects.create(session=session, author=editor, code="other()", livy_id=5, state="available")
     stmt = Statement.objects.create(session=session, author=editor, code="df.count()", state=Statement.SENDING,
                                     submitted_at=timezone.now())
@@ -355,7 +364,7 @@ def test_reconciliation_does_not_adopt_an_older_statement_with_the_same_code(edi
 
 def test_gateway_error_on_a_send_is_an_unknown_outcome(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     stmt = Statement.objects.create(session=session, author=editor, code="x = 1")
     livy_api.post(f"{LIVY}/sessions/4/statements", status=504, body="Gateway Timeout")
     with pytest.raises(LivyOutcomeUnknown):
@@ -391,7 +400,7 @@ def test_stop_during_start_wins_and_the_livy_session_is_deleted(editor, livy_api
 
 def test_stop_during_a_poll_is_not_undone(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="busy")
+                                          name="pytest-1", state="busy")
     def get(request):
         SparkSession.objects.filter(pk=session.pk).update(active=False, state="killed")
         return 200, {}, json.dumps(session_json(4, "busy"))
@@ -402,7 +411,7 @@ def test_stop_during_a_poll_is_not_undone(editor, livy_api):
 
 
 def test_start_cut_off_before_livy_answered_is_closed(editor, livy_api):
-    row = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="x", state="not_started")
+    row = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="pytest-1", state="not_started")
     SparkSession.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=10))
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(8, "starting"))
     new = lifecycle.ensure_session(editor, client=livy_client())
@@ -413,7 +422,7 @@ def test_start_cut_off_before_livy_answered_is_closed(editor, livy_api):
 
 def test_spark_ui_link_must_be_http(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="starting")
+                                          name="pytest-1", state="starting")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle", appInfo={"sparkUiUrl": "javascript:alert(1)"}))
     lifecycle.refresh(session, client=livy_client())
     session.refresh_from_db()
@@ -422,7 +431,7 @@ def test_spark_ui_link_must_be_http(editor, livy_api):
 
 def test_a_statement_claimed_by_another_worker_is_not_sent_again(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                          name="x", state="idle")
+                                          name="pytest-1", state="idle")
     mine = Statement.objects.create(session=session, author=editor, code="a")
     theirs = Statement.objects.create(session=session, author=editor, code="b")
     post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "a"))

@@ -26,7 +26,7 @@ def test_reaps_idle_sessions_only(editor, other_editor, livy_api):
     stmt = Statement.objects.create(session=busy, author=other_editor, code="x", state="available")
     Statement.objects.filter(pk=stmt.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     _aged(editor, "3", 180, active=False)  # already closed
-    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle"))
+    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle", name="s1"))
     delete = livy_api.delete(f"{LIVY}/sessions/1", json={"msg": "deleted"})
     out = StringIO()
     call_command("reap_sessions", "--idle-minutes", "60", stdout=out)
@@ -38,7 +38,7 @@ def test_reaps_idle_sessions_only(editor, other_editor, livy_api):
 
 def test_dry_run_stops_nothing(editor, livy_api):
     _aged(editor, "1", 180)
-    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle"))
+    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle", name="s1"))
     out = StringIO()
     call_command("reap_sessions", "--dry-run", stdout=out)
     assert "would stop s1" in out.getvalue()
@@ -57,7 +57,7 @@ def test_a_long_running_statement_is_activity(editor, livy_api):
     row = _aged(editor, "1", 180)
     stmt = Statement.objects.create(session=row, author=editor, code="train()", livy_id=0, state="running")
     Statement.objects.filter(pk=stmt.pk).update(created_at=timezone.now() - timedelta(minutes=150))
-    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "busy"))
+    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "busy", name="s1"))
     livy_api.get(f"{LIVY}/sessions/1/statements/0", json=statement_json(0, "running", "train()"))
     call_command("reap_sessions", "--idle-minutes", "60", stdout=StringIO())
     assert SparkSession.objects.get(pk=row.pk).active
@@ -69,7 +69,7 @@ def test_a_row_nobody_looked_at_is_judged_by_what_livy_says_now(editor, livy_api
     SparkSession.objects.filter(pk=row.pk).update(state="busy")
     stmt = Statement.objects.create(session=row, author=editor, code="train()", livy_id=0, state="running")
     Statement.objects.filter(pk=stmt.pk).update(created_at=timezone.now() - timedelta(minutes=150))
-    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle"))
+    livy_api.get(f"{LIVY}/sessions/1", json=session_json(1, "idle", name="s1"))
     livy_api.get(f"{LIVY}/sessions/1/statements/0", json=statement_json(0, "available", "train()",
                                                                           completed=1))
     delete = livy_api.delete(f"{LIVY}/sessions/1", json={"msg": "deleted"})

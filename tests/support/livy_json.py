@@ -7,9 +7,12 @@ import requests
 from django.conf import settings
 
 LIVY = settings.CONFIG.LIVY_BASE_ENDPOINT
+#: The session name in these payloads; Livy echoes the name it was given, and the lifecycle
+#: trusts a Livy session only when its id and name match the row.
+FAKE_SESSION_NAME = "pytest-1"
 
 
-def session_json(id=0, state="starting", name="pytest-1", kind="pyspark", app_id=None, **extra):
+def session_json(id=0, state="starting", name=FAKE_SESSION_NAME, kind="pyspark", app_id=None, **extra):
     """A session as Apache Livy 0.9 returns it from POST/GET /sessions[/{id}]."""
     body = {
         "id": id,

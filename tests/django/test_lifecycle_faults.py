@@ -1,0 +1,143 @@
+"""What the lifecycle does when Livy restarts, forgets sessions, answers nonsense or cannot
+start a session: never another user's session, nothing lost, a reason on the row."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from livy import lifecycle
+from livy.clients import livy_client
+from livy.models import SparkSession, Statement
+from livy.remote.errors import LivyUnavailable
+from tests.support.livy_json import LIVY, ok_output, refused, session_json, statement_json
+
+pytestmark = pytest.mark.django_db
+
+
+def _live_session(owner, livy_id="0", name="pytest-1", state="idle"):
+    return SparkSession.objects.create(owner=owner, backend="apache", endpoint=LIVY, livy_id=livy_id, name=name,
+                                       state=state)
+
+
+def test_after_a_livy_restart_another_users_session_under_our_id_is_never_used(editor, other_editor, livy_api):
+    """Livy restarted: ids start from 0 again and session 0 is now the other user's."""
+    mine = _live_session(editor, "0", name="pytest-erin")
+    stmt = Statement.objects.create(session=mine, author=editor, code="x = 1", livy_id=0, state="running")
+    theirs_json = session_json(0, "idle", name="pytest-oscar")
+    livy_api.get(f"{LIVY}/sessions/0", json=theirs_json)
+    livy_api.get(f"{LIVY}/sessions/0/statements/0", json=statement_json(0, "available", "secret()",
+                                                                          output=ok_output("oscar's data")))
+    delete = livy_api.delete(f"{LIVY}/sessions/0", json={"msg": "deleted"})
+    post = livy_api.post(f"{LIVY}/sessions/0/statements", status=201, json=statement_json(1, "waiting", "x + 1"))
+
+    lifecycle.refresh(mine, client=livy_client(), actor=editor)
+    mine.refresh_from_db()
+    stmt.refresh_from_db()
+    assert (mine.state, mine.active) == ("dead", False) and "belongs to someone else" in mine.error_message
+    assert stmt.state == "failed" and stmt.output is None and "oscar" not in (stmt.error_value or "")
+
+    # Stop does not delete the other user's session; the next Run starts a new session.
+    lifecycle.stop_session(mine, client=livy_client())
+    assert delete.call_count == 0
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(1, "starting"))
+    new = lifecycle.submit(editor, "x + 1", client=livy_client())
+    assert new.session.pk != mine.pk and new.session.livy_id == "1" and post.call_count == 0
+
+
+def test_a_statement_under_our_ids_with_other_code_is_not_copied(editor, livy_api):
+    session = _live_session(editor, "0", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="mine()", livy_id=0, state="running")
+    SparkSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
+    livy_api.get(f"{LIVY}/sessions/0", json=session_json(0, "busy"))
+    livy_api.get(f"{LIVY}/sessions/0/statements/0", json=statement_json(0, "available", "theirs()",
+                                                                          output=ok_output("not yours")))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    stmt.refresh_from_db()
+    session.refresh_from_db()
+    assert stmt.output is None and stmt.state == "failed"
+    assert session.state == "dead"
+
+
+def test_a_get_poll_never_sends_code(editor, livy_api):
+    """Only a POST by the owner (``dispatch=True``) sends queued statements."""
+    session = _live_session(editor, "4")
+    Statement.objects.create(session=session, author=editor, code="print(1)")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    assert post.call_count == 0
+    lifecycle.refresh(session, client=livy_client(), actor=editor, dispatch=True)
+    assert post.call_count == 1
+
+
+def test_a_malformed_statement_answer_fails_that_statement_only(editor, livy_api):
+    session = _live_session(editor, "4", state="busy")
+    bad = Statement.objects.create(session=session, author=editor, code="a()", livy_id=0, state="running")
+    good = Statement.objects.create(session=session, author=editor, code="b()", livy_id=1, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    malformed = statement_json(0, "available", "a()", output={"status": "ok", "data": "not an object"})
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=malformed)
+    livy_api.get(f"{LIVY}/sessions/4/statements/1", json=statement_json(1, "available", "b()", output=ok_output("2")))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert bad.state == "failed" and "could not be read" in bad.error_value and "output.data" in bad.error_value
+    assert good.state == "available" and good.output["data"]["text/plain"] == "2"
+
+
+def test_failed_starts_keep_one_error_row_and_the_code_of_each_run(editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", body=refused())
+    for code in ("first()", "second()"):
+        with pytest.raises(LivyUnavailable):
+            lifecycle.submit(editor, code, client=livy_client())
+    rows = SparkSession.objects.filter(owner=editor)
+    assert rows.count() == 1
+    row = rows.get()
+    assert (row.state, row.active) == ("error", False) and "cannot be reached" in row.error_message
+    kept = list(row.statements.order_by("pk").values_list("code", "state", "error_name"))
+    assert kept == [("first()", "failed", "SessionNotStarted"), ("second()", "failed", "SessionNotStarted")]
+
+    # Livy is back: the same row starts the session; the failed statements stay in its history.
+    livy_api.upsert("POST", f"{LIVY}/sessions", status=201, json=session_json(3, "starting"))
+    stmt = lifecycle.submit(editor, "third()", client=livy_client())
+    assert stmt.session.pk == row.pk and stmt.session.livy_id == "3" and stmt.session.active
+    assert stmt.session.statements.count() == 3
+
+
+def test_run_waits_for_a_quick_result(editor, livy_api):
+    session = _live_session(editor, "4")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "1+1"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "1+1", output=ok_output("2")))
+    stmt = lifecycle.submit(editor, "1+1", client=livy_client(), wait=2.0)
+    assert stmt.state == "available" and stmt.output["data"]["text/plain"] == "2"
+    assert session.pk == stmt.session_id
+
+
+def test_run_without_wait_answers_at_once(editor, livy_api):
+    _live_session(editor, "4")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "1+1"))
+    stmt = lifecycle.submit(editor, "1+1", client=livy_client())
+    assert stmt.state == "waiting"
+    assert not [c for c in livy_api.calls if "/statements/0" in c.request.url]
+
+
+def test_an_idle_session_with_nothing_open_is_not_read(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 5.0})
+    session = _live_session(editor, "4")
+    Statement.objects.create(session=session, author=editor, code="1+1", livy_id=0, state="available")
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    assert len(livy_api.calls) == 0
+
+
+def test_a_running_statement_costs_one_read_per_refresh(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 5.0})
+    session = _live_session(editor, "4", state="busy")
+    Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "long()", progress=0.3))
+    for _ in range(3):
+        lifecycle.refresh(session, client=livy_client(), actor=editor)
+    assert [c.request.url.rsplit("/", 2)[-2:] for c in livy_api.calls] == [["statements", "0"]] * 3
