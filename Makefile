@@ -1,5 +1,5 @@
 # Entry points; each target's script does its own set-up, so any of them works on a fresh clone.
-.PHONY: run test unit check livy-up livy-down livy-status livy-logs bench
+.PHONY: run test unit check livy-up livy-down livy-status livy-logs bench bench-livy serve maintenance test-postgres postgres-up postgres-down postgres-status
 
 run:            ## set up and serve the app on http://localhost:5000 with a local Apache Livy
 	scripts/run.sh
@@ -9,6 +9,24 @@ test:           ## every test: unit, Fabric/Entra fakes, real local Livy, headle
 
 unit:           ## the tests that need neither Livy nor a browser
 	scripts/bootstrap.sh --dev && .venv/bin/python -m pytest -m "not livy and not e2e"
+
+serve:          ## production: checks, collectstatic, migrate, roles, then gunicorn on ${HOST:-127.0.0.1}:${PORT:-8000}
+	scripts/serve.sh
+
+maintenance:    ## the cron job: stop idle sessions, refresh stale ones read-only, clear expired sign-ins
+	scripts/bootstrap.sh && .venv/bin/python manage.py maintenance --idle-minutes $${IDLE_MINUTES:-60}
+
+test-postgres:  ## the tests without Livy or a browser, on a throwaway PostgreSQL (races under gunicorn too)
+	scripts/test-postgres.sh
+
+postgres-up:    ## start the throwaway PostgreSQL in .pgdata/ on 127.0.0.1:55432; prints DATABASE_URL
+	scripts/postgres.sh up
+
+postgres-down:  ## stop the throwaway PostgreSQL
+	scripts/postgres.sh down
+
+postgres-status: ## is the throwaway PostgreSQL running? (prints DATABASE_URL)
+	scripts/postgres.sh status
 
 check:          ## Django system checks (configuration errors name the variable)
 	scripts/bootstrap.sh && .venv/bin/python manage.py check
@@ -25,5 +43,8 @@ livy-status:    ## is the local Apache Livy running?
 livy-logs:      ## last lines of the local Apache Livy's log
 	scripts/livy/livy.sh logs
 
-bench:          ## figures for the poll endpoint and the notebook page (Livy faked, app cost only)
+bench:          ## app cost per request (Livy faked): polls, the notebook page, a Run; Livy calls per request per row
 	scripts/bootstrap.sh --dev && .venv/bin/python benchmarks/bench_poll.py
+
+bench-livy:     ## end-to-end figures against the real local Livy (browser, counting proxy, gunicorn load); ARGS="--samples 30"
+	scripts/bootstrap.sh --dev && scripts/livy/livy.sh up && .venv/bin/python benchmarks/bench_livy.py $(ARGS)

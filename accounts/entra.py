@@ -17,6 +17,7 @@ What this module adds to the library:
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -221,6 +222,37 @@ def map_user_attributes(**attributes: Any) -> dict[str, Any]:
     }
 
 
+#: An Entra ID error code inside an ``error_description``.
+AADSTS_CODE = re.compile(r"\bAADSTS\d{4,9}\b")
+#: What to do about common codes (Microsoft's "Microsoft Entra authentication and
+#: authorization error codes"), in the app's words.
+AADSTS_HINTS = {
+    "AADSTS50011": "The app's redirect URI is not one the app registration lists: an administrator must "
+    "correct REDIRECT_URI or the registration.",
+    "AADSTS50020": "Your account is not in this organisation's directory: a guest must be invited first.",
+    "AADSTS50105": "Your account is not assigned to this application: ask an administrator to assign you a role.",
+    "AADSTS53003": "An access policy of your organisation (Conditional Access) blocked this sign-in.",
+    "AADSTS65001": "The application has not been granted consent: ask an administrator to grant it.",
+    "AADSTS65004": "Consent to the application was declined.",
+    "AADSTS700016": "The application is not registered in this directory: an administrator must check "
+    "TENANT_ID and CLIENT_ID.",
+    "AADSTS7000215": "The application's client secret is wrong: an administrator must check CLIENT_SECRET.",
+    "AADSTS7000222": "The application's client secret has expired: an administrator must create a new one.",
+}
+
+
+def sign_in_refused_message(description: str) -> str:
+    """The error page's text for an error Entra returned: the app's own words and the AADSTS
+    code, never the ``error_description`` itself (on the callback anyone can write it, so it
+    would put an attacker's text on this site's page)."""
+    match = AADSTS_CODE.search(description or "")
+    if not match:
+        return "Microsoft sign-in refused the request."
+    code = match.group(0)
+    hint = AADSTS_HINTS.get(code, "")
+    return f"Microsoft sign-in refused the request ({code}). {hint}".strip()
+
+
 def token_error_message(error: TokenError) -> str:
-    """The AADSTS text of a token error, for the error page."""
-    return f"{error.message}: {error.description}".strip(": ")
+    """The error page's text for a token error (see :func:`sign_in_refused_message`)."""
+    return sign_in_refused_message(error.description or "")

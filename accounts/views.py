@@ -8,8 +8,10 @@ unreachable) renders ``registration/signin_error.html`` with a "Sign in again" l
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from http import HTTPStatus
+from typing import Any
 
 from azure_auth.exceptions import TokenError
 from django.conf import settings
@@ -19,7 +21,8 @@ from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.entra import EntraAuthHandler, EntraSignInError, token_error_message
+from accounts.entra import EntraAuthHandler, EntraSignInError, sign_in_refused_message, token_error_message
+from accounts.throttling import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,16 @@ def _safe_next(request: HttpRequest, target: str | None) -> str:
 
 
 def _error_page(request: HttpRequest, title: str, detail: str, status: int) -> HttpResponse:
+    log.warning("Entra ID sign-in failed from %s: %s. %s", client_ip(request), title, detail)
     return render(request, "registration/signin_error.html", {"title": title, "detail": detail}, status=status)
+
+
+def locked_out(request: HttpRequest, original_response: HttpResponse | None = None,
+               credentials: dict[str, Any] | None = None) -> HttpResponse:
+    """django-axes' lockout page (``AXES_LOCKOUT_CALLABLE``): too many failed sign-ins for
+    this user name or this address; says how long to wait. HTTP 429."""
+    minutes = max(1, math.ceil(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return render(request, "registration/lockout.html", {"minutes": minutes}, status=HTTPStatus.TOO_MANY_REQUESTS)
 
 
 @require_GET
@@ -63,8 +75,9 @@ def entra_callback(request: HttpRequest) -> HttpResponse:
     _require_entra()
     flow = request.session.get(FLOW_KEY)
     if "error" in request.GET and not flow:
+        # Anyone can send this URL: only the AADSTS code of the description is shown.
         return _error_page(request, "Microsoft sign-in failed",
-                           f"{request.GET['error']}: {request.GET.get('error_description', '')}", HTTPStatus.BAD_REQUEST)
+                           sign_in_refused_message(request.GET.get("error_description", "")), HTTPStatus.BAD_REQUEST)
     if not flow:
         return _error_page(
             request,
@@ -86,6 +99,8 @@ def entra_callback(request: HttpRequest) -> HttpResponse:
         user = authenticate(request, token=token)
     except EntraSignInError as exc:
         return _error_page(request, exc.title, exc.detail, exc.status)
+    if user is None and getattr(request, "axes_locked_out", False):
+        return locked_out(request)
     if user is None:
         return _error_page(request, "Your account cannot sign in here",
                            "It is disabled in this app. Ask an administrator.", HTTPStatus.FORBIDDEN)

@@ -7,6 +7,7 @@ from livy import lifecycle
 from livy.clients import livy_client
 from livy.models import SparkSession, Statement
 from livy.remote.errors import LivyError
+from myapp.config import redact_url
 
 
 class StatementInline(admin.TabularInline):
@@ -31,11 +32,21 @@ class SparkSessionAdmin(admin.ModelAdmin):
     list_filter = ("state", "backend", "active", "created_at", ("owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "livy_id", "app_id", "owner__username", "owner__email")
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in SparkSession._meta.fields]
+    # Every field, read-only; the endpoint without its user info (it may hold a credential).
+    fields = readonly_fields = ["livy_endpoint" if f.name == "endpoint" else f.name for f in SparkSession._meta.fields]
     inlines = [StatementInline]
     actions = ["stop_sessions"]
 
+    @admin.display(description="endpoint")
+    def livy_endpoint(self, obj: SparkSession) -> str:
+        return redact_url(obj.endpoint)
+
     def has_add_permission(self, request) -> bool:
+        return False
+
+    # Deleting a session would delete its statements, the audit trail: nobody does (so the
+    # bulk "Delete selected" action is not offered either).
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.action(description="Stop the selected sessions on Livy", permissions=["stop"])

@@ -13,6 +13,8 @@ import re
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from myapp.config import redact_url
+
 #: What a Fabric Livy endpoint looks like (Fabric Livy API docs; the swagger writes livyApi).
 FABRIC_ENDPOINT = re.compile(
     r"^https://api\.fabric\.microsoft\.com/v1/workspaces/[0-9a-f-]{36}/lakehouses/[0-9a-f-]{36}"
@@ -81,7 +83,7 @@ def _fabric_checks(cfg):
     if not FABRIC_ENDPOINT.match(cfg.LIVY_BASE_ENDPOINT):
         found.append(
             Error(
-                f"LIVY_BASE_ENDPOINT={cfg.LIVY_BASE_ENDPOINT!r} does not look like a Fabric Livy endpoint.",
+                f"LIVY_BASE_ENDPOINT={redact_url(cfg.LIVY_BASE_ENDPOINT)!r} does not look like a Fabric Livy endpoint.",
                 hint=f"With LIVY_BACKEND=fabric use {FABRIC_EXAMPLE} (the ids are GUIDs from the lakehouse URL).",
                 id="livy.E006",
                 obj="LIVY_BASE_ENDPOINT",

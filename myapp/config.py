@@ -11,8 +11,10 @@ Django system check error naming the variable (``python manage.py check`` prints
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -66,6 +68,32 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+#: DATABASE_URL schemes the pinned drivers serve (dj-database-url's names): psycopg, sqlite3.
+DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+_SQLITE_ENGINE = "django.db.backends.sqlite3"
+
+
+def _database_url(value: str) -> str:
+    """A URL dj-database-url parses into a PostgreSQL (or SQLite) database. The messages never
+    repeat the URL: it may hold a password."""
+    value = value.strip()
+    if not value:
+        return ""
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise ValueError("must be a postgres://user:password@host:port/name URL (or sqlite:///path)")
+    import dj_database_url  # only needed when the variable is set
+
+    try:
+        parsed = dj_database_url.parse(value)
+    except ValueError:
+        raise ValueError("cannot be parsed: check the port and that special characters in the password "
+                         "are percent-encoded (@ as %40)") from None
+    if not parsed.get("NAME"):
+        raise ValueError("names no database (the URL must end with /<database name>)")
+    return value
+
+
 class AppConfig(BaseSettings):
     """All settings, one field per environment variable (same name, case-sensitive).
 
@@ -97,7 +125,52 @@ class AppConfig(BaseSettings):
         "db.sqlite3",
         description="Path of the SQLite database file, relative to the project folder.",
     )
+    DATABASE_URL: str = Field(
+        "",
+        repr=False,
+        description="PostgreSQL database as a URL (postgres://user:password@host:port/name); "
+        "empty = the SQLite file DATABASE_PATH.",
+        examples=["postgres://livy:password@db.example.com:5432/livy"],
+    )
+    DATABASE_CONN_MAX_AGE: int = Field(
+        60,
+        ge=0,
+        description="PostgreSQL: seconds a database connection is kept for the next requests (0 = one per request).",
+    )
     TIME_ZONE: str = Field("UTC", description="Time zone used to display times.")
+
+    # --- Security (README, "Security") ------------------------------------------------------
+    SECURE_SSL_REDIRECT: Flag | None = Field(
+        None,
+        description="Redirect plain HTTP requests to HTTPS (/healthz excepted); empty = true when DEBUG is false.",
+    )
+    SECURE_HSTS_SECONDS: int | None = Field(
+        None,
+        ge=0,
+        description="Strict-Transport-Security max-age in seconds (0 = no header); empty = 31536000 (one year) "
+        "when DEBUG is false.",
+    )
+    SECURE_HSTS_INCLUDE_SUBDOMAINS: Flag = Field(
+        False, description="Add includeSubDomains to Strict-Transport-Security (only when every subdomain is HTTPS)."
+    )
+    SECURE_PROXY_SSL_HEADER: str = Field(
+        "",
+        description="Behind a TLS proxy: the request header and the value that mean the browser used HTTPS. "
+        "Set it only when the proxy always sets (overwrites) that header.",
+        examples=["HTTP_X_FORWARDED_PROTO,https"],
+    )
+    TRUSTED_PROXY_COUNT: int = Field(
+        0,
+        ge=0,
+        description="Reverse proxies in front of the app that append the client address to X-Forwarded-For "
+        "(0 = the connection's address is the client's). Used by sign-in lockouts and logs.",
+    )
+    AXES_FAILURE_LIMIT: int = Field(
+        5, ge=1, description="Failed sign-ins, per user name and per client address, before sign-in is locked."
+    )
+    AXES_COOLOFF_MINUTES: PositiveFloat = Field(
+        15.0, description="Minutes a locked sign-in stays locked (an attempt while locked starts the wait again)."
+    )
 
     # --- Entra ID (django-azure-auth) ---------------------------------------------------
     TENANT_ID: str = Field("", description="Entra ID tenant id (GUID); empty = local accounts only.")
@@ -186,6 +259,25 @@ class AppConfig(BaseSettings):
         ge=0,
         description="Minimum seconds between two Livy refreshes of the same session, whatever the number of open tabs.",
     )
+    LIVY_SESSION_CHECK_INTERVAL: float = Field(
+        5.0,
+        ge=0,
+        description="While statements run, seconds between reads of their session (to notice it died or Livy restarted).",
+    )
+    LIVY_RUN_WAIT: float = Field(
+        2.0,
+        ge=0,
+        le=30,
+        description="Seconds a Run waits on the server for a quick result before answering (0: answer at once).",
+    )
+    LIVY_TABLE_ROWS: int = Field(
+        100, ge=1, le=100_000, description="Rows of a table result shown in the page (the CSV download has all)."
+    )
+    LIVY_OUTPUT_INLINE_BYTES: int = Field(
+        100_000,
+        ge=1_000,
+        description="Bytes of text output shown in the page; longer output is cut, with a download of the whole.",
+    )
 
     # --- Fabric -----------------------------------------------------------------------------
     FABRIC_AUTH: Literal["delegated", "service_principal"] = Field(
@@ -213,6 +305,45 @@ class AppConfig(BaseSettings):
     def _urls(cls, value: str) -> str:
         return _http_url(value)
 
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return _database_url(value)
+
+    @field_validator("SECURE_PROXY_SSL_HEADER")
+    @classmethod
+    def _proxy_ssl_header(cls, value: str) -> str:
+        """``HTTP_X_FORWARDED_PROTO,https`` (``X-Forwarded-Proto,https`` is accepted and normalised)."""
+        name, comma, expected = value.strip().partition(",")
+        if not value.strip():
+            return ""
+        name = name.strip().upper().replace("-", "_")
+        if not name.startswith("HTTP_"):
+            name = f"HTTP_{name}"
+        if not comma or not expected.strip() or "," in expected or not re.fullmatch(r"HTTP_[A-Z0-9_]+", name):
+            raise ValueError("must be the header name and its value, e.g. HTTP_X_FORWARDED_PROTO,https")
+        return f"{name},{expected.strip()}"
+
+    @property
+    def ssl_redirect(self) -> bool:
+        """``SECURE_SSL_REDIRECT``, or true when DEBUG is false and it is not set."""
+        return (not self.DEBUG) if self.SECURE_SSL_REDIRECT is None else self.SECURE_SSL_REDIRECT
+
+    @property
+    def hsts_seconds(self) -> int:
+        """``SECURE_HSTS_SECONDS``, or one year when DEBUG is false and it is not set."""
+        if self.SECURE_HSTS_SECONDS is None:
+            return 0 if self.DEBUG else 31_536_000
+        return self.SECURE_HSTS_SECONDS
+
+    @property
+    def proxy_ssl_header(self) -> tuple[str, str] | None:
+        """Django's ``SECURE_PROXY_SSL_HEADER`` tuple, or None."""
+        if not self.SECURE_PROXY_SSL_HEADER:
+            return None
+        name, _, expected = self.SECURE_PROXY_SSL_HEADER.partition(",")
+        return name, expected
+
     @field_validator("ROLES")
     @classmethod
     def _roles(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -235,7 +366,17 @@ class AppConfig(BaseSettings):
         return bool(self.TENANT_ID and self.CLIENT_ID)
 
 
-_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET", "FABRIC_CLIENT_SECRET"}
+_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET", "FABRIC_CLIENT_SECRET", "DATABASE_URL"}
+#: URL-valued fields: their user info (``user:password@``) is never repeated in a message.
+_URL_FIELDS = {"LIVY_BASE_ENDPOINT", "ENTRA_AUTHORITY_HOST", "GRAPH_USER_ENDPOINT", "GRAPH_MEMBER_ENDPOINT",
+               "REDIRECT_URI", "LOGOUT_URI"}
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any user info (``user:password@``) replaced by ``***@``, the rest kept, for
+    messages that must show the path (a Fabric endpoint's ids) but never a credential."""
+    return _USERINFO.sub(r"\1***@", url, count=1)
 
 
 @dataclass(frozen=True)
@@ -274,6 +415,8 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
             bad.add(name)
             message = err["msg"].removeprefix("Value error, ")
             shown = "***" if name in _SECRET_FIELDS else values.get(name, "")
+            if name in _URL_FIELDS:
+                shown = redact_url(shown)
             if len(shown) > 80:
                 shown = shown[:77] + "..."
             problems.append(
@@ -281,6 +424,34 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
             )
         kept = {k: v for k, v in values.items() if k not in bad}
         return AppConfig.model_validate(kept), problems
+
+
+def database_settings(cfg: AppConfig, base_dir: Path) -> dict[str, Any]:
+    """Django's ``DATABASES["default"]``: ``DATABASE_URL`` when set, else the SQLite file
+    ``DATABASE_PATH`` (relative to ``base_dir``).
+
+    PostgreSQL connections are kept ``DATABASE_CONN_MAX_AGE`` seconds and checked before
+    reuse, and a connection attempt gives up after 10 s (unless the URL sets
+    ``?connect_timeout=``). SQLite waits up to 20 s for a lock instead of failing with
+    "database is locked", and takes the write lock when a transaction begins (``IMMEDIATE``),
+    since several requests may write at once (polls, runs).
+    """
+    name: Any = base_dir / cfg.DATABASE_PATH
+    if cfg.DATABASE_URL:
+        import dj_database_url
+
+        parsed: dict[str, Any] = dict(dj_database_url.parse(cfg.DATABASE_URL))
+        if parsed["ENGINE"] != _SQLITE_ENGINE:
+            parsed["CONN_MAX_AGE"] = cfg.DATABASE_CONN_MAX_AGE
+            parsed["CONN_HEALTH_CHECKS"] = True
+            parsed["OPTIONS"] = {"connect_timeout": 10, **parsed.get("OPTIONS", {})}
+            return parsed
+        name = parsed["NAME"] if parsed["NAME"] == ":memory:" else base_dir / parsed["NAME"]
+    return {
+        "ENGINE": _SQLITE_ENGINE,
+        "NAME": name,
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+    }
 
 
 def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
@@ -300,4 +471,33 @@ def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
         "GRAPH_USER_ENDPOINT": cfg.GRAPH_USER_ENDPOINT,
         "GRAPH_MEMBER_ENDPOINT": cfg.GRAPH_MEMBER_ENDPOINT,
         "USER_MAPPING_FN": "accounts.entra.map_user_attributes",
+    }
+
+
+def content_security_policy(cfg: AppConfig) -> dict[str, Any]:
+    """django-csp's ``CONTENT_SECURITY_POLICY``: only the app's own scripts, styles, images
+    (plus ``data:`` images: plots) and requests; no framing, plugins or ``<base>``.
+
+    ``style-src`` allows inline styles, which the CodeMirror editor injects. ``form-action``
+    also names the Entra ID sign-in host when Entra is configured: the sign-out form's POST is
+    redirected to its logout endpoint, and browsers apply ``form-action`` to redirects.
+    """
+    self_, none = "'self'", "'none'"
+    form_action = [self_]
+    if cfg.entra_enabled:
+        host = urlsplit(cfg.ENTRA_AUTHORITY_HOST)
+        form_action.append(f"{host.scheme}://{host.netloc}")
+    return {
+        "DIRECTIVES": {
+            "default-src": [self_],
+            "script-src": [self_],
+            "style-src": [self_, "'unsafe-inline'"],
+            "img-src": [self_, "data:"],
+            "connect-src": [self_],
+            "font-src": [self_],
+            "object-src": [none],
+            "base-uri": [none],
+            "frame-ancestors": [none],
+            "form-action": form_action,
+        }
     }

@@ -6,12 +6,13 @@ by the system checks in :mod:`livy.checks` rather than raising here.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.management.utils import get_random_secret_key
 from dotenv import load_dotenv
 
-from myapp.config import azure_auth_settings, load_config
+from myapp.config import azure_auth_settings, content_security_policy, database_settings, load_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,18 +37,25 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "azure_auth",
+    "axes",
+    "csp",
     "accounts",
     "livy",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "myapp.middleware.RejectUndecodableFormMiddleware",
+    "myapp.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -76,15 +84,9 @@ TEMPLATES = [
 WSGI_APPLICATION = "myapp.wsgi.application"
 ASGI_APPLICATION = "myapp.asgi.application"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": BASE_DIR / CONFIG.DATABASE_PATH,
-        # Several requests may write at once (polls, runs): wait for the lock instead of
-        # failing with "database is locked".
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-    }
-}
+# PostgreSQL from DATABASE_URL (connections kept DATABASE_CONN_MAX_AGE seconds), else the
+# SQLite file DATABASE_PATH (waits for locks: several requests may write at once).
+DATABASES = {"default": database_settings(CONFIG, BASE_DIR)}
 
 # Database-backed sessions: server-side, so a token cache kept in the session never
 # reaches the browser (signed-cookie sessions would send it there).
@@ -94,6 +96,22 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 
+# HTTPS and security headers (README, "Security"). Redirect and HSTS are on by default when
+# DEBUG is false; /healthz stays reachable over plain HTTP for load balancers' probes.
+SECURE_SSL_REDIRECT = CONFIG.ssl_redirect
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = CONFIG.hsts_seconds
+SECURE_HSTS_INCLUDE_SUBDOMAINS = CONFIG.SECURE_HSTS_INCLUDE_SUBDOMAINS
+SECURE_PROXY_SSL_HEADER = CONFIG.proxy_ssl_header
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = content_security_policy(CONFIG)
+# HSTS includeSubDomains and preload bind every host of the domain to HTTPS: the domain
+# owner's decision (SECURE_HSTS_INCLUDE_SUBDOMAINS opts in), so not a deployment warning.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -101,7 +119,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Entra ID and local accounts side by side: a local superuser can always sign in to /admin.
-AUTHENTICATION_BACKENDS = ["accounts.entra.EntraBackend", "django.contrib.auth.backends.ModelBackend"]
+# django-axes' backend comes first: it refuses every sign-in while its user name or client
+# address is locked out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.entra.EntraBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes): AXES_FAILURE_LIMIT failures per user name, and per client
+# address, lock sign-in for AXES_COOLOFF_MINUTES (accounts/throttling.py).
+AXES_FAILURE_LIMIT = CONFIG.AXES_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "accounts.throttling.lockout_parameters"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 
 # django-azure-auth's settings, built from the variables users already know.
 AZURE_AUTH = azure_auth_settings(CONFIG)
@@ -130,7 +161,16 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Everything reaches stderr through the root logger, in production too: server errors
+    # with their traceback (django.request), sign-ins and their failures (accounts, axes).
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "livy": {"handlers": ["console"], "level": os.environ.get("LIVY_LOG_LEVEL", "INFO")},
+        "livy": {"level": os.environ.get("LIVY_LOG_LEVEL", "INFO")},
+        "accounts": {"level": "INFO"},
+        # Django's own handlers print only when DEBUG is true: replaced by the root's.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.request": {"level": "WARNING" if DEBUG else "ERROR"},
+        # urllib3 logs request lines at DEBUG: keep them out even when the root level is lowered.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -27,7 +27,7 @@ PORT_FILE="$PG_DATA/livy-web.port"
 LOG_FILE="$PG_DATA/server.log"
 
 say() { echo "postgres: $*"; }
-die() { echo "postgres: $*" >&2; exit "${2:-1}"; }
+die() { echo "postgres: $1" >&2; exit "${2:-1}"; }
 
 find_bin() {
   local dir

@@ -10,8 +10,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-scripts/bootstrap.sh --dev
-
 started=0
 # shellcheck disable=SC2317  # (called by the trap)
 cleanup() { if [[ $started == 1 ]]; then scripts/postgres.sh down >/dev/null || true; fi; }
@@ -31,6 +29,7 @@ else
   esac
 fi
 
+scripts/bootstrap.sh --dev
 DATABASE_URL="$(scripts/postgres.sh url)"
 export DATABASE_URL
 echo "test-postgres: DATABASE_URL=$DATABASE_URL"

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# All tests on a fresh machine: .venv with the test requirements, Debian's Chromium for the
-# browser tests, the local Apache Livy for the integration tests, then pytest (arguments are
-# passed on). Livy is stopped again at the end if this script started it.
+# All tests on a fresh machine: .venv with the test requirements; ruff, mypy and the check that
+# the committed front-end bundles match a rebuild; Debian's Chromium for the browser tests; the
+# local Apache Livy for the integration tests; then pytest (arguments are passed on); then the
+# suite again on PostgreSQL. Livy is stopped again at the end if this script started it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 scripts/bootstrap.sh --dev
+
+echo "test: ruff (lint and import order)"
+.venv/bin/ruff check .
+echo "test: mypy"
+.venv/bin/mypy
+echo "test: front-end bundles"
+scripts/build-frontend.sh --check
 
 if [[ ! -x /usr/bin/chromium ]]; then
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
@@ -46,4 +54,16 @@ set +e
 .venv/bin/python -m pytest "$@"
 status=$?
 set -e
+
+# The same suite, less the real-Livy and browser tests, on a real PostgreSQL (a throwaway
+# cluster on 127.0.0.1; prints "skipped" where PostgreSQL cannot be installed). TEST_POSTGRES=0
+# leaves it out; it is left out too when pytest was given arguments (a partial run).
+if [[ "${TEST_POSTGRES:-1}" == 1 && -z "${DATABASE_URL:-}" && $# -eq 0 ]]; then
+  echo "test: the suite on PostgreSQL (scripts/test-postgres.sh)"
+  set +e
+  scripts/test-postgres.sh -q
+  pg_status=$?
+  set -e
+  if [[ $status -eq 0 ]]; then status=$pg_status; fi
+fi
 exit $status

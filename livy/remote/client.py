@@ -267,7 +267,8 @@ class LivyClient:
             # it was dropped; one more try with a freshly redeemed one. The request was not
             # processed, so even a POST may be sent again.
             response = self._send(method, path, **kwargs)
-        log.debug("%s %s -> %s", method, response.url, response.status_code)
+        # Not response.url: it would carry user info (user:password@) of the endpoint.
+        log.debug("%s %s/%s -> %s", method, self.backend.display_url, path.lstrip("/"), response.status_code)
         if response.status_code in (502, 504) and method != "GET":
             # A gateway's answer: Livy behind it may or may not have carried the request out.
             raise LivyOutcomeUnknown(

@@ -21,8 +21,9 @@
 #
 # Generated under <repo>/.livy/ (git-ignored): venv/ (pyspark; its pyspark/ folder is SPARK_HOME),
 # home/ (the unpacked distribution), conf/ (livy.conf, log4j; conf/spark/spark-defaults.conf),
-# logs/livy-server.log, livy.pid. The assembly is redone when the distribution (path, size, mtime)
-# or requirements-spark.txt changes.
+# logs/livy-server.log, livy.pid (for a port other than 8998: under .livy/port-<port>/, so a second
+# server can run beside the first). The assembly is redone when the distribution (path, size,
+# mtime) or requirements-spark.txt changes.
 #
 # Environment: LIVY_PORT (8998; bound to 127.0.0.1 only), LIVY_START_TIMEOUT (seconds to wait for
 # the server, 120), LIVY_DRIVER_MEMORY (spark.driver.memory of sessions, 1g).
@@ -35,14 +36,18 @@ ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 LIVY_DIR="$ROOT/.livy"
 UNPACK_DIR="$LIVY_DIR/home"
 VENV="$LIVY_DIR/venv"
-CONF_DIR="$LIVY_DIR/conf"
-SPARK_CONF="$CONF_DIR/spark"
-LOG_DIR="$LIVY_DIR/logs"
-LOG_FILE="$LOG_DIR/livy-server.log"
-PID_FILE="$LIVY_DIR/livy.pid"
 STAMP="$LIVY_DIR/assembled.stamp"
 REQS="$SCRIPT_DIR/requirements-spark.txt"
 PORT="${LIVY_PORT:-8998}"
+# A server on another port (a second instance, e.g. the restart test's) keeps its own
+# configuration, log and pid under .livy/port-<port>/, sharing the distribution and venv.
+RUN_DIR="$LIVY_DIR"
+[[ "$PORT" == 8998 ]] || RUN_DIR="$LIVY_DIR/port-$PORT"
+CONF_DIR="$RUN_DIR/conf"
+SPARK_CONF="$CONF_DIR/spark"
+LOG_DIR="$RUN_DIR/logs"
+LOG_FILE="$LOG_DIR/livy-server.log"
+PID_FILE="$RUN_DIR/livy.pid"
 HOST="127.0.0.1"
 URL="http://$HOST:$PORT"
 START_TIMEOUT="${LIVY_START_TIMEOUT:-120}"

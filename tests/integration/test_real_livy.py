@@ -57,10 +57,20 @@ def _run(client, session_id, code, timeout=STATEMENT_TIMEOUT):
     )
 
 
-def test_session_reaches_idle_with_an_app_id(idle_session):
+def test_session_reaches_idle_and_echoes_its_name(idle_session, client):
     assert idle_session.state is SessionState.IDLE
     assert idle_session.kind == "pyspark"
-    assert idle_session.app_id
+    # Local mode has no cluster manager: no appId, no Spark UI or driver log URL.
+    assert idle_session.app_id is None and idle_session.spark_ui_url is None
+    # The name is echoed in GET /sessions/{id} and GET /sessions: the lifecycle relies on it.
+    assert idle_session.name and idle_session.name.startswith("pytest-")
+    assert idle_session.name in [s.name for s in client.list_sessions()]
+
+
+def test_version_and_completion(client, idle_session):
+    assert client.get_version().startswith("0.9.0")
+    # Livy 0.9 completes Scala only (the Python interpreter has no completer): kind spark.
+    assert "range" in client.complete(idle_session.id, "spark.ran", "spark", len("spark.ran"))
 
 
 def test_sum_of_range_is_4950(client, idle_session):
@@ -84,7 +94,10 @@ def test_raising_statement_has_name_value_and_traceback(client, idle_session):
 
 
 def test_long_statement_is_cancelled(client, idle_session):
-    stmt = client.submit_statement(idle_session.id, "import time\ntime.sleep(120)", "pyspark")
+    # Driver-side Python cannot be interrupted: Livy keeps the statement 'cancelling' for
+    # livy.rsc.job-cancel.timeout (30 s), then 'cancelled'; the session stays busy until the
+    # sleep ends. 35 s keeps that visible without holding the suite for minutes.
+    stmt = client.submit_statement(idle_session.id, "import time\ntime.sleep(35)", "pyspark")
     wait_for(lambda: client.get_statement(idle_session.id, stmt.id).state is StatementState.RUNNING,
              timeout=30, what="the sleep to start running")
     client.cancel_statement(idle_session.id, stmt.id)
@@ -107,7 +120,7 @@ def test_user_lifecycle_through_the_service_layer(real_livy, editor, settings):
     assert lifecycle.ensure_session(editor, client=livy_client()).pk == session.pk  # a second visit reuses it
 
     def finished():
-        lifecycle.refresh(session, client=livy_client())
+        lifecycle.refresh(session, client=livy_client(), dispatch=True)  # the owner's page POSTs while queued
         stmt.refresh_from_db()
         return stmt.is_terminal
     wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what="the queued statement to finish")

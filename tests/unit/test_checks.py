@@ -122,7 +122,7 @@ def test_env_example_documents_every_variable_and_is_valid():
 def test_production_mode_serves_static_files_after_collectstatic(tmp_path):
     """DEBUG=false: the page's htmx and CSS are still served (WhiteNoise)."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update({"LIVY_DOTENV": "0", "DJANGO_SECRET": "s" * 50, "DEBUG": "false",
+    env.update({"LIVY_DOTENV": "0", "DJANGO_SECRET": "s" * 50, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
                 "DATABASE_PATH": str(tmp_path / "db.sqlite3")})
     script = (
         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='myapp.settings'; django.setup();"
