@@ -14,12 +14,15 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from livy.models import SparkSession, Statement
+from livy.output import TABLE_MIME
 from tests.support.livy_json import LIVY, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 
 ROLES = ["anonymous", "viewer", "editor", "other", "admin"]
 SECRET_CODE = "owner_only_secret_code()"
+TABLE_CODE = "owner_only_table()"
+TEXT_CODE = "owner_only_text()"
 
 
 @pytest.fixture
@@ -41,10 +44,18 @@ def world(django_user_model, livy_api):
                                           name="erins-session", state="idle")
     stmt = Statement.objects.create(session=session, author=users["editor"], code=SECRET_CODE, livy_id=0,
                                     state="running")
+    # Finished statements with a table and with text, for the download URLs.
+    Statement.objects.create(session=session, author=users["editor"], code=TABLE_CODE, livy_id=1, state="available",
+                             output={"status": "ok", "data": {TABLE_MIME: {"headers": [{"name": "n", "type": "INT_TYPE"}],
+                                                                           "data": [[1]]}}})
+    Statement.objects.create(session=session, author=users["editor"], code=TEXT_CODE, livy_id=2, state="available",
+                             output={"status": "ok", "data": {"text/plain": "owner only output"}})
     # What Livy answers, whoever is allowed through.
-    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle", name="erins-session"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", SECRET_CODE))
     livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 1, "log": ["log line"]})
+    livy_api.get(f"{LIVY}/version", json={"version": "0.9.0-incubating"})
+    livy_api.post(f"{LIVY}/sessions/4/completion", json={"candidates": ["range"]})
     livy_api.post(f"{LIVY}/sessions/4/statements/0/cancel", json={"msg": "canceled"})
     livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(1))
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
@@ -62,13 +73,24 @@ MATRIX = {
     "livy:start_session": ("post", None, dict(anonymous=LOGIN, viewer=403, editor=302, other=302, admin=302)),
     "livy:session_detail": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "livy:live": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:dispatch": ("post", "session", dict(anonymous=LOGIN, viewer=403, editor=200, other=404, admin=404)),
     "livy:session_log": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "livy:stop_session": ("post", "session", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
     "livy:keep_alive": ("post", "session", dict(anonymous=LOGIN, viewer=404, editor=204, other=404, admin=404)),
     "livy:cancel_statement": ("post", "statement", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=302)),
+    "livy:notebook_live": ("get", None, dict(anonymous=LOGIN, viewer=200, editor=200, other=200, admin=200)),
+    "livy:notebook_dispatch": ("post", None, dict(anonymous=LOGIN, viewer=403, editor=200, other=200, admin=200)),
+    "livy:livy_status": ("get", None, dict(anonymous=LOGIN, viewer=200, editor=200, other=200, admin=200)),
+    "livy:complete": ("post", None, dict(anonymous=LOGIN, viewer=403, editor=200, other=200, admin=200)),
+    "livy:restart_session": ("post", "session", dict(anonymous=LOGIN, viewer=403, editor=302, other=404, admin=404)),
+    "livy:export_session": ("get", "session", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:rerun_statement": ("post", "statement", dict(anonymous=LOGIN, viewer=403, editor=302, other=404, admin=302)),
+    "livy:statement_csv": ("get", "table", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:statement_output": ("get", "text", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "login": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     "logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
     "signed_out": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
+    "healthz": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     # Entra ID is not configured in this matrix: its endpoints do not exist (test_entra covers them).
     "entra_login": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
     "entra_callback": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
@@ -98,19 +120,22 @@ def test_matrix_covers_every_url():
 def test_permission_matrix(client, world, role, name):
     users, session, stmt = world
     method, target, expected = MATRIX[name]
-    args = {"session": [session.pk], "statement": [stmt.pk], None: []}[target]
+    args = {"session": [session.pk], "statement": [stmt.pk], None: [],
+            "table": [Statement.objects.get(code=TABLE_CODE).pk], "text": [Statement.objects.get(code=TEXT_CODE).pk],
+            }[target]
     if role != "anonymous":
         client.force_login(users[role])
-    data = {"code": "print(1)"} if name == "livy:run" else {}
+    data = {"code": "print(1)"} if name == "livy:run" else {"code": "spark.ran", "cursor": "9", "kind": "spark"} \
+        if name == "livy:complete" else {}
     response = getattr(client, method)(reverse(name, args=args), data)
     want = expected[role]
     if want == LOGIN:
         assert response.status_code == 302 and response["Location"].startswith(reverse("login")), response
     else:
         assert response.status_code == want, (role, name, response.status_code)
-    if role in ("viewer", "other") and response.status_code == 200:
+    if role in ("viewer", "other") and response.status_code == 200 and not response.streaming:
         body = response.content.decode()
-        assert SECRET_CODE not in body and "erins-session" not in body
+        assert SECRET_CODE not in body and "erins-session" not in body and "owner_only" not in body
 
 
 def test_admin_sees_the_owners_data(client, world):

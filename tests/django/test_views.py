@@ -8,7 +8,15 @@ from django.test import Client
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.support.livy_json import LIVY, error_output, ok_output, refused, session_json, statement_json
+from tests.support.livy_json import (
+    FAKE_SESSION_NAME,
+    LIVY,
+    error_output,
+    ok_output,
+    refused,
+    session_json,
+    statement_json,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +30,7 @@ def as_editor(client, editor):
 
 
 def _session(owner, **kw):
-    fields = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": "pytest-s", "state": "idle"}
+    fields = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": FAKE_SESSION_NAME, "state": "idle"}
     fields.update(kw)
     return SparkSession.objects.create(owner=owner, **fields)
 
@@ -69,12 +77,14 @@ def test_empty_notebook_offers_to_start(as_editor):
     assert "A session starts when you run code." in body and 'id="run-form"' in body
 
 
-def test_run_via_htmx_returns_live_fragment_that_polls(as_editor, livy_api):
+def test_run_via_htmx_returns_a_delta_that_polls(as_editor, livy_api):
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
-    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')"}, **HTMX)
+    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')", "open": "", "after": "0"}, **HTMX)
     body = response.content.decode()
     assert response.status_code == 200
-    assert body.lstrip().startswith('<div id="live"') and 'hx-trigger="every' in body
+    assert body.lstrip().startswith('<div id="delta" data-live="true"')
+    # Queued while the session starts: the page polls with POSTs, which send it.
+    assert f'data-dispatch-url="{reverse("livy:notebook_dispatch")}"' in body
     assert "queued" in body and "print(&#x27;hi&#x27;)" in body
 
 
@@ -84,7 +94,7 @@ def test_finished_page_stops_polling(as_editor, editor, livy_api):
                              output=ok_output("2"))
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     body = as_editor.get(reverse("livy:live", args=[session.pk])).content.decode()
-    assert "hx-trigger" not in body and "<pre class=\"out-text\">2</pre>" in body
+    assert 'data-live="false"' in body and "<pre class=\"out-text\">2</pre>" in body
 
 
 def test_output_and_code_are_escaped(as_editor, editor, livy_api):
@@ -150,7 +160,7 @@ def test_livy_down_while_polling_is_a_message_not_a_500(as_editor, editor, livy_
     livy_api.get(f"{LIVY}/sessions/4", body=refused())
     response = as_editor.get(reverse("livy:live", args=[session.pk]))
     assert response.status_code == 200
-    assert "cannot be reached" in response.content.decode() and 'hx-trigger="every' in response.content.decode()
+    assert "cannot be reached" in response.content.decode() and 'data-live="true"' in response.content.decode()
 
 
 def test_killed_session_is_shown_with_restart_button(as_editor, editor, livy_api):
@@ -191,7 +201,8 @@ def test_other_users_session_is_404(client, editor, other_editor):
 def test_admin_sees_and_stops_any_session(client, editor, livy_admin, livy_api):
     session = _session(editor)
     client.force_login(livy_admin)
-    assert "pytest-s" in client.get(reverse("livy:session_list")).content.decode()
+    assert FAKE_SESSION_NAME in client.get(reverse("livy:session_list")).content.decode()
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
     client.post(reverse("livy:stop_session", args=[session.pk]))
     session.refresh_from_db()
@@ -202,6 +213,8 @@ def test_stop_and_cancel(as_editor, editor, livy_api):
     session = _session(editor, state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=1, state="running")
     livy_api.post(f"{LIVY}/sessions/4/statements/1/cancel", json={"msg": "canceled"})
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/1", json=statement_json(1, "running", "x"))
     body = as_editor.post(reverse("livy:cancel_statement", args=[stmt.pk]), **HTMX).content.decode()
     assert "cancelling" in body
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
@@ -211,6 +224,7 @@ def test_stop_and_cancel(as_editor, editor, livy_api):
 
 def test_session_log_page(as_editor, editor, livy_api):
     session = _session(editor)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 2, "log": []})
     livy_api.get(f"{LIVY}/sessions/4/log", json={"id": 4, "from": 0, "total": 2, "log": ["stdout: ", "INFO SparkContext: <ready>"]})
     body = as_editor.get(reverse("livy:session_log", args=[session.pk])).content.decode()
@@ -236,13 +250,14 @@ def test_notebook_shows_the_latest_statements_and_links_the_rest(as_editor, edit
     page = as_editor.get(reverse("livy:notebook")).content.decode()
     assert page.count('class="card statement"') == 50
     assert "step_59()" in page and "step_09()" not in page and "10 earlier statements not shown" in page
-    assert 'hx-trigger="every' in page  # the hidden running statement keeps the page live
-    live = as_editor.get(reverse("livy:live", args=[session.pk])).content.decode()
+    assert 'data-live="true"' in page  # the hidden running statement keeps the page live
+    assert "[60]</span>" in page and "[11]</span>" in page  # numbered by position in the session
+    live = as_editor.get(reverse("livy:notebook_live")).content.decode()  # no `after`: a full render
     assert live.count('class="card statement"') == 50
     detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
     assert detail.count('class="card statement"') == 60 and "not shown" not in detail
-    assert f'hx-get="/sessions/{session.pk}/live/?all=1"' in detail
-    full = as_editor.get(reverse("livy:live", args=[session.pk]), {"all": "1"}).content.decode()
+    assert f'data-live-url="/sessions/{session.pk}/live/"' in detail
+    full = as_editor.get(reverse("livy:live", args=[session.pk])).content.decode()
     assert full.count('class="card statement"') == 60
 
 
@@ -252,7 +267,10 @@ def test_stop_on_the_session_page_keeps_the_whole_history(as_editor, editor, liv
         Statement.objects.create(session=session, author=editor, code=f"s{i}()", livy_id=i, state="available")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
-    assert '<input type="hidden" name="all" value="1">' in detail
+    assert f'<input type="hidden" name="scope" value="{session.pk}">' in detail
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
-    after = as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"all": "1"}, **HTMX).content.decode()
+    after = as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk}, **HTMX).content.decode()
     assert after.count('class="card statement"') == 55
+    # Without JavaScript the browser goes back to the session page.
+    assert as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk})["Location"] == \
+        reverse("livy:session_detail", args=[session.pk])

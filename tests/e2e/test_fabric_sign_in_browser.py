@@ -20,6 +20,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from tests.e2e.notebook_helpers import run_code, type_code
 from tests.support.fakes_entra import EDITORS_GID, EntraUser, FakeEntra, configure_entra
 from tests.support.fakes_fabric import ENDPOINT, FakeFabric
 from tests.support.livy_json import ok_output
@@ -63,8 +64,7 @@ def test_expired_sign_in_round_trip_keeps_the_code(page, live_server, settings):
         page.wait_for_url(f"{live_server.url}/")
         assert len(sign_ins) == 1
 
-        page.fill("#id_code", "1+1")
-        page.locator("#id_code").press("Control+Enter")
+        run_code(page, "1+1")
         expect(page.locator(".statement").last.locator(".out-text")).to_have_text("2", timeout=20_000)
         expect(page.locator("#session-state")).to_have_text("idle")
 
@@ -73,8 +73,8 @@ def test_expired_sign_in_round_trip_keeps_the_code(page, live_server, settings):
         _expire_tokens_of(session_key)
         entra.refresh_error = "invalid_grant"
 
-        page.fill("#id_code", NEW_CODE)
-        page.locator("#id_code").press("Control+Enter")
+        type_code(page, NEW_CODE)
+        page.keyboard.press("Control+Enter")
         # Through Microsoft's sign-in page and back to the notebook.
         page.wait_for_url(f"{live_server.url}/", timeout=20_000)
         expect(page.locator("#id_code")).to_have_value(NEW_CODE)

@@ -75,7 +75,7 @@ class FakeLivy:
 
 
 @pytest.fixture
-def fake_livy():
+def fake_livy(fake_session_names):
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_passthru(re.compile(r"http://localhost:\d+"))
         yield FakeLivy(mock, {
@@ -85,9 +85,10 @@ def fake_livy():
 
 
 def _run(page, code):
-    editor = page.locator("#id_code")
-    editor.fill(code)
-    editor.press("Control+Enter")
+    """Type ``code`` into the editor (CodeMirror, over the hidden #id_code) and press Ctrl+Enter."""
+    from tests.e2e.notebook_helpers import run_code
+
+    run_code(page, code)
 
 
 def test_run_shows_result_and_error_without_reload(page, sign_in, fake_livy):
