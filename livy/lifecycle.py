@@ -535,7 +535,7 @@ def _keep_alive_quietly(session: SparkSession, client: LivyClient) -> None:
 
 #: Fields a Livy read updates on a session row (never ``owner``, ``name``, timestamps of ours).
 _SYNCED_FIELDS = ("livy_id", "state", "phase", "app_id", "spark_ui_url", "driver_log_url",
-                  "error_message", "active", "ended_at")
+                  "error_message", "active", "ended_at", "ready_at")
 
 
 def _save_if_active(row: SparkSession) -> bool:
@@ -621,6 +621,8 @@ def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
 def _apply_session(row: SparkSession, livy: LivySession) -> None:
     row.livy_id = livy.id
     row.state = livy.state.value
+    if livy.state.is_ready and row.ready_at is None:
+        row.ready_at = timezone.now()
     row.phase = livy.phase or ""
     if livy.phase_error and not row.error_message:
         row.error_message = livy.phase_error

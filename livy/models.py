@@ -60,6 +60,7 @@ class SparkSession(models.Model):
     error_message = models.TextField(blank=True, default="", help_text="Why the session failed, if it did.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="When Livy first reported the session ready.")
     refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the state was read from Livy.")
     kept_alive_at = models.DateTimeField(null=True, blank=True, help_text="Last reset-timeout sent to Livy (Fabric).")
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -85,6 +86,13 @@ class SparkSession(models.Model):
     def tone(self) -> str:
         """Badge tone of the state (see :func:`livy.states.session_tone`)."""
         return states.session_tone(self.state)
+
+    @property
+    def start_seconds(self) -> float | None:
+        """Seconds from the row's creation to Livy first reporting the session ready, or None."""
+        if self.ready_at is None:
+            return None
+        return max(0.0, (self.ready_at - self.created_at).total_seconds())
 
 
 class Statement(models.Model):

@@ -26,7 +26,6 @@
   var PAGE_POLL_MS = 250;      // first look after the page loaded
   var BACKOFF = 1.5;
   var COLLAPSE_PX = 520;       // outputs taller than this are folded
-  var START_TOOK_PREFIX = "livy-start-took-";
 
   // ------------------------------------------------------------------------ helpers
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -238,30 +237,15 @@
     var key = fresh.outerHTML;
     if (key === barKey) return;
     barKey = key;
-    var wasSession = old.getAttribute("data-session");
-    var wasReady = old.getAttribute("data-ready");
     var marker = focusMarker(old);
     old.replaceWith(fresh);
     restoreFocus(fresh, marker);
-    if (fresh.getAttribute("data-session") === wasSession && wasReady === "0" && fresh.getAttribute("data-ready") === "1") {
-      // Seen here going from starting to ready: how long the start took (kept for this tab).
-      var took = serverNow() - (+fresh.getAttribute("data-created"));
-      var s = store("sessionStorage");
-      if (s && took > 0) { try { s.setItem(START_TOOK_PREFIX + wasSession, String(took)); } catch (e) { /* off */ } }
-    }
     setupBar();
   }
 
   function setupBar() {
     var bar = $("#session-bar");
     if (!bar) return;
-    var s = store("sessionStorage");
-    var took = s && bar.getAttribute("data-session") ? s.getItem(START_TOOK_PREFIX + bar.getAttribute("data-session")) : null;
-    var slot = $("[data-start-took]", bar);
-    if (slot && took && bar.getAttribute("data-ready") === "1") {
-      slot.textContent = "· took " + durationText(+took) + " to start";
-      slot.hidden = false;
-    }
     keepAlive(bar.getAttribute("data-keepalive-url"), +bar.getAttribute("data-keepalive-interval"));
   }
 
