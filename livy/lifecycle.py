@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from livy.clients import current_config
@@ -44,6 +44,7 @@ from livy.remote.errors import (
 from livy.remote.states import SessionState, StatementState
 from livy.remote.types import LivySession, LivyStatement, SessionSpec
 from livy.selectors import active_session, needs_refresh, open_statements
+from livy.states import statement_is_terminal
 from myapp.config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,8 @@ def _retire_elsewhere(user: Any, cfg: AppConfig) -> None:
     for row in SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, active=True).exclude(
         endpoint=cfg.LIVY_BASE_ENDPOINT
     ):
-        _retire(row, "The Livy endpoint changed since this session started.")
+        _retire(row, "The Livy endpoint changed since this session started.", state=SessionState.DEAD)
+        _fail_open_statements(row)
 
 
 def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = None) -> SparkSession:
@@ -148,6 +150,7 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
         livy = found
     except LivyError as exc:
         _retire(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
+        _fail_open_statements(row)
         raise
     _apply_session(row, livy)
     if not _save_if_active(row):
@@ -193,11 +196,18 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
     closed here without touching Livy. Raises :class:`LivyError` when Livy cannot be reached
     (the row stays as it was, so the user can try again).
     """
-    if session.livy_id and not session.is_terminal and _verified(session, client, retire=False) is not None:
+    if session.livy_id and not session.is_terminal:
         try:
-            client.delete_session(session.livy_id)
+            livy: LivySession | None = client.get_session(session.livy_id)
         except LivyNotFound:
-            pass
+            livy = None  # gone, or hidden from this caller (Fabric): the DELETE below says which
+        if livy is not None and not _is_ours(session, livy):
+            log.warning("not deleting Livy session %s: it is no longer row %s's", session.livy_id, session.pk)
+        else:
+            try:
+                client.delete_session(session.livy_id)
+            except LivyNotFound:
+                pass
     now = timezone.now()
     open_statements(session).update(
         state=StatementState.CANCELLED.value, completed_at=now
@@ -206,7 +216,10 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
         session.state = SessionState.KILLED.value
     session.active = False
     session.ended_at = session.ended_at or now
-    session.save()
+    # Conditional on the name: a row reopened for a new start meanwhile is not closed by this.
+    SparkSession.objects.filter(pk=session.pk, name=session.name).update(
+        state=session.state, active=False, ended_at=session.ended_at, updated_at=now
+    )
     log.info("Livy session %s (%s) stopped", session.livy_id, session.name)
     return session
 
@@ -243,6 +256,9 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
     """
     if not (needs_refresh(session) or (verify and session.livy_id and not session.is_terminal)):
         return session
+    if session.endpoint != current_config().LIVY_BASE_ENDPOINT:
+        # Its Livy is no longer the configured one: its ids mean nothing to this server.
+        return session
     if not force and not _claim_refresh(session):
         session.refresh_from_db()
         return session
@@ -273,7 +289,7 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
         for stmt in running:
             if not _read_statement(session, stmt, client, may_retire=may_retire):
                 return session
-        if not open_statements(session).filter(livy_id__isnull=False).exists():
+        if not open_statements(session).filter(livy_id__isnull=False).exists() and not _verified_now(session):
             # The last running statement finished: one read tells idle from busy.
             _verified(session, client, retire=may_retire)
             if session.is_terminal:
@@ -293,8 +309,11 @@ def _session_check_due(session: SparkSession) -> bool:
 def _read_statement(session: SparkSession, stmt: Statement, client: LivyClient, *, may_retire: bool) -> bool:
     """Read one running statement into its row. Livy's statement under our ids must have our
     code, else Livy restarted and the session under our id is someone else's: the session
-    is closed (returns False, nothing of theirs is copied). A missing statement or an
-    answer of the wrong shape fails that statement alone, with the reason."""
+    is closed (returns False, nothing of theirs is copied). Before an output or a final
+    state is copied, the session itself is proved ours (id and name, :func:`_verified`) once
+    in the request, since two users may run the same code. A missing statement or an answer
+    of the wrong shape fails that statement alone, with the reason. Rows are written only
+    while the statement is still open (a Stop meanwhile wins)."""
     try:
         livy = client.get_statement(session.livy_id, stmt.livy_id)
     except LivyNotFound:
@@ -304,20 +323,39 @@ def _read_statement(session: SparkSession, stmt: Statement, client: LivyClient, 
                 _fail_open_statements(session)
             return False
         _fail(stmt, "Livy no longer knows this statement.")
-        stmt.save()
+        _save_statement(stmt, state__in=_open_values())
         return True
     except LivyProtocolError as exc:
         _fail(stmt, f"Livy's answer for this statement could not be read: {exc}")
-        stmt.save()
+        _save_statement(stmt, state__in=_open_values())
         return True
     if livy.code != stmt.code:
         if may_retire:
             _retire(session, SESSION_REPLACED, state=SessionState.DEAD)
             _fail_open_statements(session)
         return False
+    if (livy.output is not None or livy.state.is_terminal) and not _verified_now(session):
+        if _verified(session, client, retire=may_retire) is None:
+            if session.is_terminal:
+                _fail_open_statements(session)
+            return False
+    before = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
     _apply_statement(stmt, livy)
-    stmt.save()
+    if any(getattr(stmt, name) != value for name, value in before.items()):
+        _save_statement(stmt, state__in=_open_values())
     return True
+
+
+def _open_values() -> list[str]:
+    """Statement row states that are not terminal (a write conditioned on them loses to a
+    Stop or a cancel that already closed the row)."""
+    return [value for value, _ in Statement.STATE_CHOICES if not statement_is_terminal(value)]
+
+
+def _verified_now(session: SparkSession) -> bool:
+    """True when :func:`_verified` proved ``session`` ours earlier in this request (the flag
+    lives on this in-memory object only)."""
+    return bool(getattr(session, "_verified_in_request", False))
 
 
 # ------------------------------------------------------------------------------ statements
@@ -443,18 +481,23 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
     ``failed`` with Livy's message.
     """
     sent = 0
-    for stmt in session.statements.filter(state=Statement.QUEUED).order_by("created_at", "pk"):
-        claimed = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).update(
+    for stmt in session.statements.filter(state=Statement.QUEUED).order_by("pk"):
+        # Claimed only while no earlier statement of the session waits or is being sent without
+        # an answer yet: two dispatchers never send a later statement before an earlier one.
+        earlier = Statement.objects.filter(session=session, pk__lt=OuterRef("pk")).filter(
+            Q(state=Statement.QUEUED) | Q(state=Statement.SENDING, livy_id__isnull=True)
+        )
+        claimed = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).filter(~Exists(earlier)).update(
             state=Statement.SENDING, submitted_at=timezone.now()
         )
         if not claimed:
-            continue
+            break
         try:
             livy = client.submit_statement(session.livy_id, stmt.code, stmt.kind)
         except LivyOutcomeUnknown:
             # Livy may have it: it stays 'sending' until a refresh looks (never resent blindly).
             raise
-        except (LivyUnavailable, LivyThrottled):
+        except (LivyUnavailable, LivyThrottled, LivySignInRequired):
             Statement.objects.filter(pk=stmt.pk).update(state=Statement.QUEUED, submitted_at=None)
             raise
         except LivyHTTPError as exc:
@@ -475,7 +518,7 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
     return sent
 
 
-def cancel(stmt: Statement, *, client: LivyClient) -> Statement:
+def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Statement:
     """Cancel a statement. A queued one is cancelled here; a running one is asked to cancel on
     Livy and moves to ``cancelling`` until a refresh reads ``cancelled``. Raises
     :class:`LivyError` if Livy cannot be reached."""
@@ -489,7 +532,11 @@ def cancel(stmt: Statement, *, client: LivyClient) -> Statement:
     if stmt.is_terminal or stmt.livy_id is None:
         return stmt
     session = stmt.session
-    if not _read_statement(session, stmt, client, may_retire=True) or stmt.is_terminal:
+    may_retire = actor is None or actor.pk == session.owner_id or not client.backend.user_tokens
+    if _verified(session, client, retire=may_retire) is None:
+        stmt.refresh_from_db()
+        return stmt
+    if not _read_statement(session, stmt, client, may_retire=may_retire) or stmt.is_terminal:
         # Finished meanwhile, or Livy's statement under our ids is not ours: nothing to cancel.
         stmt.refresh_from_db()
         return stmt
@@ -607,6 +654,7 @@ def _verified(row: SparkSession, client: LivyClient, *, retire: bool = True) -> 
         return None
     _apply_session(row, livy)
     _save_if_active(row)
+    row._verified_in_request = True
     return livy
 
 
@@ -722,13 +770,18 @@ def _save_statement(stmt: Statement, **conditions: Any) -> bool:
 
 
 def _retire(row: SparkSession, reason: str = "", state: SessionState | None = None) -> None:
+    """Close ``row`` (with ``state`` and ``reason``), unless it was reopened for a new start
+    meanwhile (its name changed): a stale object never closes a live session."""
     row.active = False
     if state is not None:
         row.state = state.value
     if reason and not row.error_message:
         row.error_message = reason
     row.ended_at = row.ended_at or timezone.now()
-    row.save()
+    SparkSession.objects.filter(pk=row.pk, name=row.name).update(
+        active=False, state=row.state, error_message=row.error_message, ended_at=row.ended_at,
+        updated_at=timezone.now(),
+    )
 
 
 def complete(session: SparkSession, code: str, kind: str, cursor: int, *, client: LivyClient) -> list[str]:

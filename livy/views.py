@@ -434,7 +434,8 @@ def statement_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not (stmt.author_id == request.user.pk or selectors.can_stop(request.user, stmt.session)):
         return HttpResponse("You may not cancel this statement.", status=403)
     notices: list[str] = []
-    _attempt(notices, "The statement could not be cancelled: ", lifecycle.cancel, stmt, client=_client(request))
+    _attempt(notices, "The statement could not be cancelled: ", lifecycle.cancel, stmt, client=_client(request),
+             actor=request.user)
     return _answer_post(request, notices)
 
 

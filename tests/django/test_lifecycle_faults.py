@@ -141,3 +141,52 @@ def test_a_running_statement_costs_one_read_per_refresh(editor, livy_api, settin
     for _ in range(3):
         lifecycle.refresh(session, client=livy_client(), actor=editor)
     assert [c.request.url.rsplit("/", 2)[-2:] for c in livy_api.calls] == [["statements", "0"]] * 3
+
+
+def test_same_code_in_another_users_session_is_not_copied_between_session_checks(editor, livy_api, settings):
+    """Between session reads a statement is read alone; before its output is copied the
+    session is proved ours: after a restart, Oscar may run the very same code under our ids."""
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 5.0})
+    session = _live_session(editor, "0", name="pytest-erin", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="df.show()", livy_id=2, state="running")
+    livy_api.get(f"{LIVY}/sessions/0/statements/2", json=statement_json(2, "available", "df.show()",
+                                                                          output=ok_output("oscar's rows")))
+    livy_api.get(f"{LIVY}/sessions/0", json=session_json(0, "idle", name="pytest-oscar"))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    stmt.refresh_from_db()
+    session.refresh_from_db()
+    assert stmt.output is None and stmt.state == "failed"
+    assert session.state == "dead" and "someone else" in session.error_message
+
+
+def test_cancel_never_reaches_a_session_that_is_not_ours(editor, livy_api):
+    session = _live_session(editor, "0", name="pytest-erin", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x", livy_id=2, state="running")
+    livy_api.get(f"{LIVY}/sessions/0", json=session_json(0, "busy", name="pytest-oscar"))
+    livy_api.get(f"{LIVY}/sessions/0/statements/2", json=statement_json(2, "running", "x"))
+    cancel = livy_api.post(f"{LIVY}/sessions/0/statements/2/cancel", json={"msg": "canceled"})
+    lifecycle.cancel(stmt, client=livy_client(), actor=editor)
+    assert cancel.call_count == 0
+
+
+def test_a_later_statement_is_not_sent_while_an_earlier_one_is_unconfirmed(editor, livy_api):
+    session = _live_session(editor, "4")
+    Statement.objects.create(session=session, author=editor, code="a = 1", state=Statement.SENDING,
+                             submitted_at=timezone.now())
+    later = Statement.objects.create(session=session, author=editor, code="print(a)")
+    post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(1, "waiting", "print(a)"))
+    assert lifecycle.dispatch_queued(session, client=livy_client()) == 0
+    later.refresh_from_db()
+    assert later.state == Statement.QUEUED and post.call_count == 0
+
+
+def test_a_stale_stop_does_not_close_a_session_reopened_meanwhile(editor, livy_api):
+    row = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="pytest-old",
+                                      state="error", active=False, error_message=lifecycle.START_FAILED + "down")
+    stale = SparkSession.objects.get(pk=row.pk)  # what a Stop request loaded earlier
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(7, "starting"))
+    started = lifecycle.ensure_session(editor, client=livy_client())
+    assert started.pk == row.pk and started.livy_id == "7"
+    lifecycle.stop_session(stale, client=livy_client())
+    row.refresh_from_db()
+    assert row.active and row.livy_id == "7" and row.state == "starting"
