@@ -667,14 +667,16 @@ def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
 
 
 def _apply_session(row: SparkSession, livy: LivySession) -> None:
+    if len(livy.id) > SparkSession._meta.get_field("livy_id").max_length:
+        raise LivyProtocolError("Livy answered with a session id longer than any Livy id.")
     row.livy_id = livy.id
-    row.state = livy.state.value
+    row.state = livy.state.value[:32]
     if livy.state.is_ready and row.ready_at is None:
         row.ready_at = timezone.now()
-    row.phase = livy.phase or ""
+    row.phase = (livy.phase or "")[:64]
     if livy.phase_error and not row.error_message:
         row.error_message = livy.phase_error
-    row.app_id = livy.app_id or row.app_id
+    row.app_id = (livy.app_id or row.app_id)[:200]
     row.spark_ui_url = _web_link(livy.spark_ui_url) or row.spark_ui_url
     row.driver_log_url = _web_link(livy.driver_log_url) or row.driver_log_url
     if livy.state.is_terminal:
@@ -686,20 +688,23 @@ def _apply_session(row: SparkSession, livy: LivySession) -> None:
 
 
 def _web_link(url: str | None) -> str:
-    """``url`` if it is an http(s) link (Livy's answer is shown as a link), else ""."""
-    return url if url and url.lower().startswith(("http://", "https://")) else ""
+    """``url`` if it is an http(s) link that fits the row (Livy's answer is shown as a link),
+    else ""."""
+    if not url or len(url) > 1000 or not url.lower().startswith(("http://", "https://")):
+        return ""
+    return url
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
     stmt.livy_id = livy.id
-    stmt.state = livy.state.value
+    stmt.state = livy.state.value[:32]
     stmt.progress = livy.progress
     if livy.started:
         stmt.started_at = livy.started
     if livy.output is not None:
         stmt.output = livy.output.as_json()
         if livy.output.status == "error":
-            stmt.error_name = livy.output.ename or "Error"
+            stmt.error_name = (livy.output.ename or "Error")[:300]
             stmt.error_value = livy.output.evalue or ""
             stmt.traceback = "".join(
                 line if line.endswith("\n") else line + "\n" for line in livy.output.traceback

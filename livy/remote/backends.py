@@ -32,12 +32,19 @@ class TokenProvider(Protocol):
 def display_endpoint(base_url: str) -> str:
     """``base_url`` as users may see it: scheme, host and port only. User info
     (``user:password@``), path, query and fragment are left out, so an endpoint credential
-    never reaches a page or a log line."""
-    parts = urlsplit(base_url)
+    never reaches a page or a log line. Never raises: an unreadable port is left out (the
+    configuration check reports it), an unparsable URL is shown as a placeholder."""
+    try:
+        parts = urlsplit(base_url)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return "(invalid URL)"
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number, or out of range
+        port = ""
     return f"{parts.scheme}://{host}{port}" if parts.scheme else host
 
 

@@ -139,7 +139,7 @@ def _parsed(parse: Callable[[dict[str, Any]], T], body: Any) -> T:
         return parse(body)
     except LivyProtocolError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
         raise LivyProtocolError(f"Livy's answer does not have the expected shape ({exc!r}).") from None
 
 
@@ -181,7 +181,10 @@ class LivyClient:
     def list_sessions(self, offset: int = 0, size: int = 100) -> list[LivySession]:
         """``GET /sessions``: up to ``size`` sessions starting at ``offset``."""
         body = self._request("GET", "sessions", params=self.backend.page_params(offset, size))
-        return [_parsed(LivySession.from_json, item) for item in self.backend.session_items(body)]
+        items = _parsed(self.backend.session_items, body)
+        if not isinstance(items, list):
+            raise LivyProtocolError("Livy's list of sessions is not a JSON array.")
+        return [_parsed(LivySession.from_json, item) for item in items]
 
     def create_session(self, spec: SessionSpec) -> LivySession:
         """``POST /sessions``; Livy answers 201 (Apache) or 202 (Fabric) at once, with the
@@ -200,11 +203,14 @@ class LivyClient:
     def get_session_log(self, session_id: str, offset: int = 0, size: int = 100) -> SessionLog:
         """``GET /sessions/{id}/log``: ``size`` lines from line ``offset`` (Livy's ``from``)."""
         body = self._request("GET", f"sessions/{session_id}/log", params={"from": offset, "size": size})
-        return SessionLog(
-            session_id=str(body.get("id", session_id)),
-            offset=int(body.get("from", offset)),
-            total=int(body.get("total", 0)),
-            lines=list(body.get("log") or []),
+        return _parsed(
+            lambda b: SessionLog(
+                session_id=str(b.get("id", session_id)),
+                offset=int(b.get("from", offset)),
+                total=int(b.get("total", 0)),
+                lines=[str(line) for line in b.get("log") or []],
+            ),
+            body,
         )
 
     def delete_session(self, session_id: str) -> None:
@@ -227,7 +233,10 @@ class LivyClient:
     def list_statements(self, session_id: str) -> list[LivyStatement]:
         """``GET /sessions/{id}/statements``: every statement of the session."""
         body = self._request("GET", f"sessions/{session_id}/statements")
-        return [_parsed(LivyStatement.from_json, item) for item in body.get("statements") or []]
+        items = body.get("statements") or []
+        if not isinstance(items, list):
+            raise LivyProtocolError("Livy's list of statements is not a JSON array.")
+        return [_parsed(LivyStatement.from_json, item) for item in items]
 
     def get_statement(self, session_id: str, statement_id: int) -> LivyStatement:
         """``GET /sessions/{id}/statements/{sid}``."""

@@ -33,6 +33,11 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
+def _text(value: Any) -> str | None:
+    """A string field of Livy's answer: None when absent, else its text."""
+    return None if value is None else str(value)
+
+
 def _epoch_ms(value: Any) -> datetime | None:
     """Livy writes statement ``started``/``completed`` as epoch milliseconds, 0 or -1 if unset."""
     if isinstance(value, (int, float)) and value > 0:
@@ -77,22 +82,22 @@ class LivySession:
         while it acquires Spark compute: that becomes ``phase`` (and ``phase_error``), and the
         session counts as ``starting``; an ``error`` or ``cancelled`` phase ends it.
         """
-        info = body.get("fabricSessionStateInfo") or {}
-        phase = info.get("state")
+        info = _object(body.get("fabricSessionStateInfo"), "fabricSessionStateInfo")
+        phase = _text(info.get("state"))
         state = body.get("state")
         if not state:
             state = {"error": "error", "cancelled": "killed"}.get(phase or "", "starting" if phase else "not_started")
         return cls(
             id=str(body["id"]),
-            state=SessionState(state),
+            state=SessionState(str(state)),
             phase=phase,
-            phase_error=info.get("errorMessage"),
-            name=body.get("name"),
-            kind=body.get("kind"),
-            app_id=body.get("appId"),
-            app_info={k: v for k, v in (body.get("appInfo") or {}).items() if v},
-            proxy_user=body.get("proxyUser"),
-            log=list(body.get("log") or []),
+            phase_error=_text(info.get("errorMessage")),
+            name=_text(body.get("name")),
+            kind=_text(body.get("kind")),
+            app_id=_text(body.get("appId")),
+            app_info={k: v for k, v in _object(body.get("appInfo"), "appInfo").items() if isinstance(v, str) and v},
+            proxy_user=_text(body.get("proxyUser")),
+            log=[str(line) for line in _list(body.get("log"), "session log")],
             raw=body,
         )
 

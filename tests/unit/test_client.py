@@ -388,3 +388,40 @@ def test_post_503_is_not_retried_over_real_http(scripted_livy):
     with pytest.raises(LivyHTTPError) as err:
         client.submit_statement("1", "x")
     assert err.value.status == 503 and server.hits == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"id": 0, "state": "available", "code": "x", "started": 1e30},
+    {"id": 0, "state": "available", "code": "x", "output": {"status": "ok", "data": "text"}},
+    {"id": 0, "state": "available", "code": "x", "output": {"status": "error", "traceback": "not a list"}},
+    {"id": "zero", "state": "available"},
+    ["not", "an", "object"],
+])
+def test_a_malformed_statement_is_a_protocol_error_never_a_crash(client, api, body):
+    from livy.remote.errors import LivyProtocolError
+
+    api.get(f"{BASE}/sessions/1/statements/0", json=body)
+    with pytest.raises(LivyProtocolError):
+        client.get_statement("1", 0)
+
+
+@pytest.mark.parametrize("body", [
+    {"id": 1, "state": "idle", "log": [1, 2], "appInfo": {"sparkUiUrl": 5}},
+    {"id": 1, "state": "idle", "appInfo": "nope"},
+    {"from": 0, "total": "lots", "log": []},
+])
+def test_malformed_session_and_log_answers_are_read_or_refused_cleanly(client, api, body):
+    """Either a usable value (bad fields dropped, lines as text) or LivyProtocolError: never
+    OverflowError, TypeError or the like, which would be a 500."""
+    from livy.remote.errors import LivyProtocolError
+
+    api.get(f"{BASE}/sessions/1", json=body)
+    api.get(f"{BASE}/sessions/1/log", json=body)
+    for call in (lambda: client.get_session("1"), lambda: client.get_session_log("1")):
+        try:
+            value = call()
+        except LivyProtocolError:
+            continue
+        lines = getattr(value, "log", None) or getattr(value, "lines", [])
+        assert all(isinstance(line, str) for line in lines)
+        assert all(isinstance(v, str) for v in getattr(value, "app_info", {}).values())
