@@ -44,7 +44,7 @@ from livy.remote.errors import (
 from livy.remote.states import SessionState, StatementState
 from livy.remote.types import LivySession, LivyStatement, SessionSpec
 from livy.selectors import active_session, needs_refresh, open_statements
-from livy.states import statement_is_terminal
+from livy.states import BUSY_SESSION_VALUES, statement_is_terminal
 from myapp.config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -289,12 +289,31 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
         for stmt in running:
             if not _read_statement(session, stmt, client, may_retire=may_retire):
                 return session
-        if not open_statements(session).filter(livy_id__isnull=False).exists() and not _verified_now(session):
-            # The last running statement finished: one read tells idle from busy.
-            _verified(session, client, retire=may_retire)
-            if session.is_terminal:
-                _fail_open_statements(session)
+        _settle_after_statements(session, running, client, may_retire=may_retire)
     return session
+
+
+def _settle_after_statements(session: SparkSession, finished: list[Statement], client: LivyClient, *,
+                             may_retire: bool) -> None:
+    """Once none of the session's statements runs any more, bring the session's state up to
+    date with as few Livy calls as possible: a statement that ended ``available`` or
+    ``error`` means the REPL finished, so the session is idle again (no call); after a
+    cancel, driver-side code may still run (Livy keeps the session ``busy``), so the session
+    is read."""
+    if open_statements(session).filter(livy_id__isnull=False).exists():
+        return
+    cancelled = any(
+        s.state == StatementState.CANCELLED.value for s in Statement.objects.filter(pk__in=[f.pk for f in finished])
+    )
+    if cancelled:
+        _verified(session, client, retire=may_retire)
+        if session.is_terminal:
+            _fail_open_statements(session)
+        return
+    if SparkSession.objects.filter(
+        pk=session.pk, name=session.name, active=True, state__in=BUSY_SESSION_VALUES
+    ).update(state=SessionState.IDLE.value):
+        session.state = SessionState.IDLE.value
 
 
 def _session_check_due(session: SparkSession) -> bool:
@@ -418,9 +437,11 @@ def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cfg: AppCo
     )
 
 
-#: First and longest pause (seconds) between reads of a statement the Run answer waits for.
+#: First pause (seconds) before reading a statement the Run answer waits for; each next pause
+#: is :data:`WAIT_BACKOFF` times longer (10, 30, 90, 270, 810 ms: five reads in two seconds),
+#: so a quick statement is seen within milliseconds and a long one costs a few reads.
 WAIT_FIRST_INTERVAL = 0.01
-WAIT_MAX_INTERVAL = 0.1
+WAIT_BACKOFF = 3.0
 
 
 def _await_statement(session: SparkSession, stmt: Statement, client: LivyClient, wait: float) -> None:
@@ -431,18 +452,16 @@ def _await_statement(session: SparkSession, stmt: Statement, client: LivyClient,
     try:
         while not stmt.is_terminal and time.monotonic() + pause < deadline:
             time.sleep(pause)
-            pause = min(pause * 2, WAIT_MAX_INTERVAL)
+            pause *= WAIT_BACKOFF
             if not _read_statement(session, stmt, client, may_retire=True):
                 break
+            # A read just made: the page's next poll need not read Livy again at once.
+            SparkSession.objects.filter(pk=session.pk).update(refreshed_at=timezone.now())
+        stmt.refresh_from_db()
+        if stmt.is_terminal:
+            _settle_after_statements(session, [stmt], client, may_retire=True)
     except LivyError as exc:
         log.info("waiting for statement %s stopped: %s", stmt.pk, exc)
-    stmt.refresh_from_db()
-    if stmt.is_terminal and not open_statements(session).filter(livy_id__isnull=False).exists():
-        # Nothing of ours runs any more: the session is idle again (read it, one call).
-        try:
-            _verified(session, client, retire=True)
-        except LivyError as exc:
-            log.info("session %s not re-read after its statement: %s", session.pk, exc)
 
 
 def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | None = None) -> bool:

@@ -63,8 +63,14 @@ Flag = Annotated[bool, BeforeValidator(_bool_text)]
 
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
+    try:
+        port = parts.port  # None when there is none
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
     return value.rstrip("/")
 
 
@@ -260,7 +266,7 @@ class AppConfig(BaseSettings):
         description="Minimum seconds between two Livy refreshes of the same session, whatever the number of open tabs.",
     )
     LIVY_SESSION_CHECK_INTERVAL: float = Field(
-        5.0,
+        15.0,
         ge=0,
         description="While statements run, seconds between reads of their session (to notice it died or Livy restarted).",
     )

@@ -190,3 +190,28 @@ def test_a_stale_stop_does_not_close_a_session_reopened_meanwhile(editor, livy_a
     lifecycle.stop_session(stale, client=livy_client())
     row.refresh_from_db()
     assert row.active and row.livy_id == "7" and row.state == "starting"
+
+
+def test_a_finished_statement_leaves_the_session_idle_without_another_read(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 15.0})
+    session = _live_session(editor, "4", state="busy")
+    Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "long()",
+                                                                          output=ok_output("done")))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    session.refresh_from_db()
+    assert session.state == "idle"
+    reads = [c.request.url.rsplit("/", 2)[-2:] for c in livy_api.calls]
+    assert reads == [["statements", "0"], ["sessions", "4"]]  # the statement, then the identity check before copying it
+
+
+def test_after_a_cancel_the_session_is_read_since_python_may_still_run(editor, livy_api, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 15.0})
+    session = _live_session(editor, "4", state="busy")
+    Statement.objects.create(session=session, author=editor, code="sleep()", livy_id=0, state="cancelling")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "cancelled", "sleep()"))
+    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    session.refresh_from_db()
+    assert session.state == "busy"
