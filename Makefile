@@ -19,7 +19,7 @@ maintenance:    ## the cron job: stop idle sessions, refresh stale ones read-onl
 test-postgres:  ## the tests without Livy or a browser, on a throwaway PostgreSQL (races under gunicorn too)
 	scripts/test-postgres.sh
 
-postgres-up:    ## start the throwaway PostgreSQL in .pgdata/ on 127.0.0.1:55432; prints DATABASE_URL
+postgres-up:    ## start the throwaway PostgreSQL (data in .pgdata/ or /var/tmp/livy-web-pg-*) on 127.0.0.1:55432; prints DATABASE_URL
 	scripts/postgres.sh up
 
 postgres-down:  ## stop the throwaway PostgreSQL

@@ -608,8 +608,11 @@ def _save_if_active(row: SparkSession) -> bool:
     """Write what Livy said into ``row`` unless the row was closed meanwhile (a Stop that ran
     during the Livy call wins); then reload it. Returns whether it was written."""
     values = {name: getattr(row, name) for name in _SYNCED_FIELDS}
-    written = SparkSession.objects.filter(pk=row.pk, active=True).update(**values, updated_at=timezone.now())
-    if not written:
+    now = timezone.now()
+    written = SparkSession.objects.filter(pk=row.pk, active=True).update(**values, updated_at=now)
+    if written:
+        row.updated_at = now
+    else:
         row.refresh_from_db()
     return bool(written)
 

@@ -155,6 +155,7 @@
     var params = new URLSearchParams();
     params.set("open", openPks().join(","));
     params.set("after", after());
+    if (live.getAttribute("data-stamp")) params.set("stamp", live.getAttribute("data-stamp"));
     var controller = typeof AbortController === "function" ? new AbortController() : { abort: function () {}, signal: undefined };
     poller.inflight = controller;
     poller.polls++;
@@ -165,6 +166,7 @@
     request.then(function (html) {
       if (poller.inflight !== controller) return;
       poller.inflight = null;
+      if (html === "") { live.setAttribute("data-live", "false"); return; } // 204: nothing changed, nothing runs
       if (html != null) apply(html);
       schedule(backoff());
     }).catch(function (error) {
@@ -256,6 +258,7 @@
     if (!delta || !live) return null;
     readClock(delta);
     live.setAttribute("data-live", delta.getAttribute("data-live") || "false");
+    live.setAttribute("data-stamp", delta.getAttribute("data-stamp") || "");
     live.setAttribute("data-after", String(Math.max(+after(), +delta.getAttribute("data-after") || 0)));
     var dispatch = delta.getAttribute("data-dispatch-url");
     if (dispatch) live.setAttribute("data-dispatch-url", dispatch); else live.removeAttribute("data-dispatch-url");

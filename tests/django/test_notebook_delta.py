@@ -285,3 +285,31 @@ def test_poll_figures_with_a_10_mb_output_in_the_notebook(as_editor, editor, liv
         print(f"\n[figures] notebook page with a 10 MB output: {len(page.content):,} bytes; "
               f"one poll while another statement runs: {len(body.encode()):,} bytes")
     assert len(page.content) < 200_000 and len(body.encode()) < 12_000
+
+
+def test_a_poll_that_would_carry_nothing_is_answered_204(client, editor, livy_api):
+    """A page polling a finished notebook that it shows whole and current gets 204 and stops."""
+    import re as _re
+
+    from livy.models import SparkSession as _Session
+    from livy.models import Statement as _Statement
+
+    client.force_login(editor)
+    session = _Session.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
+                                      name="pytest-1", state="idle")
+    stmt = _Statement.objects.create(session=session, author=editor, code="1+1", livy_id=0, state="available")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))  # the page load checks the session
+    page = client.get(reverse("livy:notebook")).content.decode()
+    calls_at_load = len(livy_api.calls)
+    stamp = _re.search(r'id="live"[^>]* data-stamp="([^"]+)"', page).group(1)
+    url = reverse("livy:notebook_live")
+    quiet = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    assert quiet.status_code == 204 and quiet["X-Livy-Live"] == "false"
+    # Anything new, or a bar that changed, gets a delta again.
+    newer = _Statement.objects.create(session=session, author=editor, code="2+2", livy_id=1, state="available")
+    again = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    assert again.status_code == 200 and f'id="statement-{newer.pk}"' in again.content.decode()
+    _Session.objects.filter(pk=session.pk).update(state="dead")
+    changed = client.get(url, {"open": "", "after": newer.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    assert changed.status_code == 200 and "dead" in changed.content.decode()
+    assert len(livy_api.calls) == calls_at_load  # polls of a finished notebook never call Livy
