@@ -1,10 +1,14 @@
 """Sign-in throttling with django-axes: who is the client, and what is counted.
 
-Failures are counted per user name and per client address (``AXES_LOCKOUT_PARAMETERS``):
-``AXES_FAILURE_LIMIT`` failures for either one lock sign-in for ``AXES_COOLOFF_MINUTES``.
-An attempt without a user name (an Entra ID sign-in refused after the redirect) counts for
-its address only: counting it under an empty user name would add up such attempts from
-every address and lock every Entra sign-in at once.
+Failures of local (password) sign-ins are counted per user name and per client address
+(``AXES_LOCKOUT_PARAMETERS``): ``AXES_FAILURE_LIMIT`` failures for either one lock password
+sign-in for ``AXES_COOLOFF_MINUTES``. An attempt without a user name counts for its address
+only: counting it under an empty user name would add up such attempts from every address.
+
+Entra ID sign-ins are outside the lockout (``AXES_WHITELIST_CALLABLE``): Microsoft has already
+authenticated the user, there is no password to guess here, and behind a proxy that does not
+pass the client address (``TRUSTED_PROXY_COUNT=0``) every client shares one address, so an
+address lockout from a few wrong local passwords would otherwise refuse everyone's Entra sign-in.
 """
 
 from __future__ import annotations
@@ -38,3 +42,10 @@ def lockout_parameters(request_or_attempt: Any, credentials: dict[str, Any] | No
     else:  # an AccessAttempt row
         username = getattr(request_or_attempt, "username", None)
     return [["username"], ["ip_address"]] if username else [["ip_address"]]
+
+
+def is_entra_sign_in(request: HttpRequest | None, credentials: dict[str, Any] | None = None) -> bool:
+    """``AXES_WHITELIST_CALLABLE``: an Entra ID sign-in (``authenticate(request, token=...)``,
+    no user name) is neither refused by a lockout nor counted as a failure. The sign-in form
+    passes only a user name and a password, so it cannot claim to be one."""
+    return bool(credentials and credentials.get("token") and not credentials.get("username"))

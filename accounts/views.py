@@ -99,8 +99,7 @@ def entra_callback(request: HttpRequest) -> HttpResponse:
         user = authenticate(request, token=token)
     except EntraSignInError as exc:
         return _error_page(request, exc.title, exc.detail, exc.status)
-    if user is None and getattr(request, "axes_locked_out", False):
-        return locked_out(request)
+    # No lockout check here: django-axes exempts Entra sign-ins (accounts/throttling.py).
     if user is None:
         return _error_page(request, "Your account cannot sign in here",
                            "It is disabled in this app. Ask an administrator.", HTTPStatus.FORBIDDEN)

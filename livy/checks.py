@@ -5,7 +5,8 @@ expected form; ``runserver`` and ``migrate`` refuse to go on while one is left.
 
 IDs: ``livy.E001`` invalid value, ``livy.E002`` DJANGO_SECRET missing with DEBUG off,
 ``livy.E006`` not a Fabric endpoint, ``livy.E007``/``livy.E008`` Fabric credentials missing, ``livy.E004`` incomplete Entra ID
-settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.W001`` DJANGO_SECRET missing in development.
+settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.W001`` DJANGO_SECRET missing in development,
+``livy.W002`` a TLS proxy in front (SECURE_PROXY_SSL_HEADER) but TRUSTED_PROXY_COUNT=0 in production.
 """
 
 import re
@@ -64,6 +65,18 @@ def configuration_check(app_configs, **kwargs):
                 hint="Set both TENANT_ID and CLIENT_ID for Entra ID sign-in, or neither for local accounts only.",
                 id="livy.E004",
                 obj=missing,
+            )
+        )
+    if not cfg.DEBUG and cfg.SECURE_PROXY_SSL_HEADER and cfg.TRUSTED_PROXY_COUNT == 0:
+        found.append(
+            Warning(
+                "SECURE_PROXY_SSL_HEADER is set (a proxy is in front) but TRUSTED_PROXY_COUNT is 0: every "
+                "client gets the proxy's address, so AXES_FAILURE_LIMIT wrong passwords from anyone lock "
+                "password sign-in for everyone, and logs show the proxy's address.",
+                hint="Set TRUSTED_PROXY_COUNT to the number of proxies that append the client address to "
+                "X-Forwarded-For (usually 1).",
+                id="livy.W002",
+                obj="TRUSTED_PROXY_COUNT",
             )
         )
     if cfg.entra_enabled and not cfg.CLIENT_SECRET:

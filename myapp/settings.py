@@ -127,11 +127,13 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Sign-in throttling (django-axes): AXES_FAILURE_LIMIT failures per user name, and per client
-# address, lock sign-in for AXES_COOLOFF_MINUTES (accounts/throttling.py).
+# address, lock password sign-in for AXES_COOLOFF_MINUTES; Entra ID sign-ins are exempt
+# (accounts/throttling.py).
 AXES_FAILURE_LIMIT = CONFIG.AXES_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=CONFIG.AXES_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = "accounts.throttling.lockout_parameters"
 AXES_CLIENT_IP_CALLABLE = "accounts.throttling.client_ip"
+AXES_WHITELIST_CALLABLE = "accounts.throttling.is_entra_sign_in"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 
 # django-azure-auth's settings, built from the variables users already know.

@@ -27,6 +27,7 @@
 #
 # Environment: LIVY_PORT (8998; bound to 127.0.0.1 only), LIVY_START_TIMEOUT (seconds to wait for
 # the server, 120), LIVY_DRIVER_MEMORY (spark.driver.memory of sessions, 1g).
+# Needs Java 17 and python3 (with venv) once a distribution is found, and curl only to download one.
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running, 4 no Livy distribution found.
 set -euo pipefail
 
@@ -88,9 +89,6 @@ need_python() {
 need_java() {
   command -v java >/dev/null 2>&1 ||
     die "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
-}
-need_curl() {
-  command -v curl >/dev/null 2>&1 || die "curl not found: install curl (apt-get install curl)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -158,8 +156,8 @@ sha512_of_file() {
 
 # Download the zip and its .sha512 into the cache; the zip is moved there only once it matches.
 download_dist() {
-  need_curl
   local tmp err expected actual
+  command -v curl >/dev/null 2>&1 || no_dist "none in the cache, and curl is not installed to download it"
   mkdir -p "$CACHE_DIR" 2>/dev/null || no_dist "cannot create the cache folder $CACHE_DIR"
   tmp="$(mktemp "$CACHE_DIR/.$ZIP_NAME.XXXXXX")" || no_dist "cannot write in $CACHE_DIR"
   CLEANUP+=("$tmp" "$tmp.sha512")
@@ -256,10 +254,11 @@ assemble_venv() {
 }
 
 cmd_assemble() {
+  # The distribution first: without one, exit 4 before anything else is needed (Java, Python)
+  # or downloaded (pyspark).
+  find_dist || download_dist
   need_python
   need_java
-  # The distribution first: when there is none, stop before downloading pyspark.
-  find_dist || download_dist
   if is_assembled; then
     info "already assembled (LIVY_HOME=$RUN_HOME from $DIST_PATH; delete $STAMP to force)"
     return 0
@@ -355,16 +354,25 @@ EOF
 
 read_pid() { if [[ -f "$PID_FILE" ]]; then tr -dc '0-9' <"$PID_FILE"; fi; }
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
-answers() { [[ "$(curl -s -o /dev/null -m 3 -w '%{http_code}' "$URL/sessions" 2>/dev/null)" == 200 ]]; }
+# GET $URL$1 with Python's urllib (curl is needed only to download the distribution): prints
+# the body; fails unless Livy answers 2xx within 3 s.
+http_get() {
+  python3 - "$URL$1" 2>/dev/null <<'PY'
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
+with opener.open(sys.argv[1], timeout=3) as answer:
+    sys.stdout.write(answer.read().decode())
+PY
+}
+answers() { http_get /sessions >/dev/null; }
 
 session_count() {
-  curl -s -m 5 "$URL/sessions" 2>/dev/null |
+  http_get /sessions |
     python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("total", len(d.get("sessions", []))))' \
       2>/dev/null || echo "?"
 }
 
 cmd_start() {
-  need_python; need_java; need_curl
   local pid
   pid="$(read_pid)"
   if pid_alive "$pid"; then

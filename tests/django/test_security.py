@@ -5,6 +5,7 @@ undecodable form data, and no attacker text on the Entra error page."""
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import logging
 import os
@@ -215,6 +216,21 @@ def test_endpoint_password_is_not_in_the_clients_debug_log(caplog):
     assert SECRET not in caplog.text  # ...without the credential
 
 
+def test_an_endpoint_port_out_of_range_does_not_break_pages(client, settings, editor):
+    """Reported by the checks (LIVY_BASE_ENDPOINT), but a server started anyway still serves
+    its pages: the endpoint is shown without the port, and without its credentials."""
+    from livy.remote.backends import display_endpoint
+
+    assert display_endpoint(f"http://livyuser:{SECRET}@livy:99999/x") == "http://livy"
+    assert display_endpoint("http://[::1") == "(invalid URL)"
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_BASE_ENDPOINT": f"http://u:{SECRET}@livy:99999"})
+    assert client.get(reverse("login")).status_code == 200
+    client.force_login(editor)
+    page = client.get(reverse("livy:session_list"))
+    assert page.status_code == 200 and 'title="http://livy"' in page.content.decode()
+    assert SECRET not in page.content.decode()
+
+
 def test_check_messages_do_not_repeat_endpoint_credentials(settings):
     from livy.checks import configuration_check
     from myapp.config import load_config
@@ -308,12 +324,29 @@ def test_entra_sign_in_works_and_is_logged(client, entra, caplog):
     assert all(t[:40] not in caplog.text for t in entra.issued_access_tokens)
 
 
-def test_a_locked_address_cannot_sign_in_with_entra_either(client, entra):
+def test_a_locked_address_still_signs_in_with_entra(client, entra, superuser):
+    """Behind a proxy with TRUSTED_PROXY_COUNT=0 every client has the proxy's address: wrong
+    local passwords from anyone must not refuse the users Microsoft has already authenticated."""
+    from axes.models import AccessAttempt
+
     for i in range(5):
         _sign_in(client, f"guess-{i}", "x")
+    assert _sign_in(client, "root", "root-password-1").status_code == 429  # passwords stay locked
+    attempts = AccessAttempt.objects.count()
     response = sign_in(client, entra, EntraUser(groups=[EDITORS_GID]))
-    assert response.status_code == 429 and "try again in 15 minutes" in response.content.decode()
-    assert "_auth_user_id" not in client.session
+    assert response.status_code == 302 and client.session["_auth_user_id"]
+    assert AccessAttempt.objects.count() == attempts  # neither refused nor counted
+    client.logout()
+    assert _sign_in(client, "root", "root-password-1").status_code == 429
+
+
+def test_entra_sign_in_is_exempt_from_lockouts_and_passwords_are_not():
+    from accounts.throttling import is_entra_sign_in
+
+    assert is_entra_sign_in(None, {"username": None, "password": None, "token": {"id_token_claims": {}}})
+    assert not is_entra_sign_in(None, {"username": "root", "password": "pw"})
+    assert not is_entra_sign_in(None, {"username": "root", "password": "pw", "token": "x"})
+    assert not is_entra_sign_in(None, None)
 
 
 # ------------------------------------------------------------------------ 4. headers
@@ -390,10 +423,19 @@ def test_production_defaults_and_overrides():
     assert [p.variable for p in problems] == ["SECURE_PROXY_SSL_HEADER"]
 
 
-def test_healthz_is_not_redirected_to_https(client, settings):
+def test_healthz_is_not_redirected_to_https(client, settings, livy_api):
+    from django.core.cache import cache
+
+    livy_api.get(f"{LIVY}/version", json={"version": "0.9.0-incubating"})  # not the real Livy
     settings.SECURE_SSL_REDIRECT = True
     assert client.get(reverse("login")).status_code == 301
-    assert client.get("/healthz").status_code != 301
+    cache.clear()  # livy.health keeps one answer per endpoint
+    try:
+        response = client.get("/healthz")
+    finally:
+        cache.clear()
+    assert response.status_code == 200 and "Location" not in response
+    assert response.json()["status"] == "ok"
 
 
 def test_check_deploy_reports_no_warning_with_production_settings(tmp_path):
@@ -419,6 +461,67 @@ def test_form_in_an_undecodable_charset_is_a_400_page(editor, url, charset):
     assert response.status_code == 400
     assert "could not be read" in response.content.decode()
     assert not Statement.objects.exists()
+
+
+def _wsgi_get(app, path, query="", content_type=""):
+    """Call a WSGI app as gunicorn does (Django's test client builds its requests another way)."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "CONTENT_TYPE": content_type,
+               "SERVER_NAME": "localhost", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(b""),
+               "wsgi.errors": io.StringIO()}
+    started = {}
+
+    def start_response(status, headers, exc_info=None):
+        started.update(status=status, headers=dict(headers))
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return started["status"], started["headers"], body
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "zlib", "undefined", "no-such-charset"])
+def test_query_with_an_unreadable_charset_is_a_400_not_a_bare_500(charset):
+    """Django decodes the query string with the Content-Type's charset while it builds the
+    request, before any middleware: the WSGI wrapper answers first."""
+    from myapp.wsgi import application
+
+    status, headers, body = _wsgi_get(application, "/healthz", "x=1", f"text/plain; charset={charset}")
+    assert status == "400 Bad Request" and headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert body.startswith(b"Bad Request: ") and b"charset" in body
+
+
+def test_a_readable_charset_passes_through_the_wsgi_wrapper(livy_api):
+    from django.core import signals
+    from django.core.cache import cache
+    from django.db import close_old_connections
+
+    from myapp.wsgi import application, reject_unreadable_charset
+
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["QUERY_STRING"])
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    inner = reject_unreadable_charset(app)
+    assert _wsgi_get(inner, "/healthz", "x=1", "text/plain; charset=utf-8")[2] == b"ok" and calls == ["x=1"]
+    assert _wsgi_get(inner, "/healthz", "x=1")[2] == b"ok" and calls == ["x=1", "x=1"]
+    # The real application: as Django's test client does, keep the test's database connection.
+    livy_api.get(f"{LIVY}/version", json={"version": "0.9.0-incubating"})
+    cache.clear()
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        status, _, body = _wsgi_get(application, "/healthz", "x=1", "text/plain; charset=utf-8")
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+        cache.clear()
+    assert status == "200 OK" and json.loads(body)["status"] == "ok"
 
 
 # -------------------------------------------------------------- 6. Entra error text

@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
         ("LIVY_REQUESTS_TIMEOUT", "soon", "valid number"),
         ("LIVY_BASE_ENDPOINT", "localhost:8998", "http:// or https:// URL"),
         ("LIVY_BASE_ENDPOINT", "ftp://livy:8998", "http:// or https:// URL"),
+        ("LIVY_BASE_ENDPOINT", "http://livy:99999", "the port must be a number from 1 to 65535"),
+        ("LIVY_BASE_ENDPOINT", "http://livy:0", "the port must be a number from 1 to 65535"),
+        ("LIVY_BASE_ENDPOINT", "http://livy:port", "the port must be a number from 1 to 65535"),
+        ("LIVY_BASE_ENDPOINT", "http://:8998", "http:// or https:// URL with a host"),
         ("DEBUG", "maybe", "must be true or false"),
     ],
 )
@@ -82,6 +86,19 @@ def test_missing_secret_is_error_in_production_and_warning_in_development(settin
     assert [(type(m), m.id) for m in found] == [(Warning, "livy.W001")]
 
 
+PRODUCTION = {"DEBUG": "false", "DJANGO_SECRET": "s" * 50}
+
+
+def test_proxy_without_trusted_proxy_count_is_a_warning_in_production(settings):
+    proxied = {**PRODUCTION, "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https"}
+    found = _check_with(settings, proxied)
+    assert [(type(m), m.id, m.obj) for m in found] == [(Warning, "livy.W002", "TRUSTED_PROXY_COUNT")]
+    assert "every client gets the proxy's address" in found[0].msg and "TRUSTED_PROXY_COUNT" in found[0].hint
+    assert _check_with(settings, {**proxied, "TRUSTED_PROXY_COUNT": "1"}) == []
+    assert _check_with(settings, PRODUCTION) == []  # no proxy: the connection's address is the client's
+    assert _check_with(settings, {**proxied, "DEBUG": "true"}) == []
+
+
 def test_half_configured_entra_is_an_error(settings):
     found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, "TENANT_ID": "t"})
     assert [(m.id, m.obj) for m in found] == [("livy.E004", "CLIENT_ID")]
@@ -89,7 +106,7 @@ def test_half_configured_entra_is_an_error(settings):
 
 @pytest.mark.parametrize(
     "variable,value",
-    [("LIVY_BACKEND", "foo"), ("LIVY_SPARK_CONF", "{bad")],
+    [("LIVY_BACKEND", "foo"), ("LIVY_SPARK_CONF", "{bad"), ("LIVY_BASE_ENDPOINT", "http://livy:99999")],
 )
 def test_manage_py_check_prints_the_error_not_a_traceback(variable, value, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
