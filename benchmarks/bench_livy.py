@@ -77,8 +77,8 @@ PASSWORD = "bench-" + secrets.token_urlsafe(12)
 TRIVIAL = "1+1"
 #: gunicorn as scripts/serve.sh starts it (keep in step), plus request durations in the log.
 SERVE_FLAGS = ["--workers", "2", "--threads", "4", "--timeout", "120", "--graceful-timeout", "30",
-               "--keep-alive", "5", "--no-control-socket", "--max-requests", "2000",
-               "--max-requests-jitter", "200", "--access-logfile", "-", "--error-logfile", "-"]
+               "--keep-alive", "5", "--no-control-socket", "--max-requests", "20000",
+               "--max-requests-jitter", "2000", "--access-logfile", "-", "--error-logfile", "-"]
 ACCESS_FORMAT = '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(D)s'
 
 
@@ -628,7 +628,7 @@ def with_stamp(app: App, path: str, cookie: str) -> str:
 
 
 def load_test(app: App, proxy: CountingProxy, path: str, cookie: str, args: argparse.Namespace) -> dict[str, Any]:
-    # Fresh workers for each endpoint: serve.sh's --max-requests 2000 (+-200) restarts a worker
+    # Fresh workers for each endpoint: serve.sh's --max-requests 20000 (+-2000) restarts a worker
     # after that many requests, which would otherwise land in whichever window comes second.
     app.stop()
     app.start()

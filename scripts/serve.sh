@@ -56,7 +56,7 @@ exec .venv/bin/gunicorn myapp.wsgi:application \
   --graceful-timeout 30 \
   --keep-alive 5 \
   --no-control-socket \
-  --max-requests 2000 --max-requests-jitter 200 \
+  --max-requests 20000 --max-requests-jitter 2000 \
   --access-logfile - \
   --error-logfile - \
   "$@"

@@ -168,6 +168,9 @@
       poller.inflight = null;
       if (html === "") { live.setAttribute("data-live", "false"); return; } // 204: nothing changed, nothing runs
       if (html != null) apply(html);
+      // A POST poll that just sent the queued statements (the session became ready): look
+      // again soon, as after a Run, rather than after the backed-off delay.
+      if (dispatchUrl && !live.getAttribute("data-dispatch-url")) { kick(); return; }
       schedule(backoff());
     }).catch(function (error) {
       if (poller.inflight !== controller) return;
