@@ -29,13 +29,20 @@ import http.client
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from urllib.parse import urlsplit
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.loopback import LoopbackServer  # noqa: E402
 
 #: Headers that belong to one connection, not to the request (RFC 9110 §7.6.1).
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -68,7 +75,7 @@ class Record:
         return (self.end - self.start) * 1000
 
 
-class CountingProxy:
+class CountingProxy(LoopbackServer):
     """Start with :meth:`start` (or ``with``); :attr:`url` is the base URL to give the app."""
 
     def __init__(self, upstream: str = "http://127.0.0.1:8998", host: str = "127.0.0.1", port: int = 0,
@@ -83,31 +90,8 @@ class CountingProxy:
         self.echo = echo
         self._lock = threading.Lock()
         self._records: list[Record] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="livy-counting-proxy", daemon=True)
-
-    # ------------------------------------------------------------------ lifecycle
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> CountingProxy:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> CountingProxy:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(self._handler_class(), name="livy-counting-proxy", host=host, port=port,
+                         poll_interval=0.2)
 
     # ------------------------------------------------------------------ what passed
     def mark(self) -> int:

@@ -49,6 +49,13 @@ def editor(django_user_model):
 
 
 @pytest.fixture
+def as_editor(client, editor):
+    """Django's test client, signed in as :func:`editor`."""
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
 def other_editor(django_user_model):
     return _user_with(django_user_model, "oscar", *EDITOR_PERMS)
 

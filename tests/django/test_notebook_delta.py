@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from livy.models import SparkSession, Statement
-from tests.support.livy_json import FAKE_SESSION_NAME, LIVY, ok_output, session_json, statement_json
+from tests.support.livy_json import FAKE_SESSION_NAME, LIVY, ok_output, session_json, session_row, statement_json
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +27,7 @@ def no_run_wait(settings):
     settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_RUN_WAIT": 0.0})
 
 
-@pytest.fixture
-def as_editor(client, editor):
-    client.force_login(editor)
-    return client
-
-
-def _session(owner, **kw):
-    fields = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": FAKE_SESSION_NAME, "state": "idle"}
-    fields.update(kw)
-    return SparkSession.objects.create(owner=owner, **fields)
+_session = session_row
 
 
 def _stmt(session, code, **kw):

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from livy.models import SparkSession, Statement
+from livy.models import Statement
 from tests.support.livy_json import (
     FAKE_SESSION_NAME,
     LIVY,
@@ -15,6 +15,7 @@ from tests.support.livy_json import (
     ok_output,
     refused,
     session_json,
+    session_row,
     statement_json,
 )
 
@@ -23,16 +24,7 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def as_editor(client, editor):
-    client.force_login(editor)
-    return client
-
-
-def _session(owner, **kw):
-    fields = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": FAKE_SESSION_NAME, "state": "idle"}
-    fields.update(kw)
-    return SparkSession.objects.create(owner=owner, **fields)
+_session = session_row
 
 
 @pytest.mark.parametrize(

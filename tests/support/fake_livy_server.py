@@ -12,10 +12,11 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from tests.support.livy_json import ok_output, session_json, statement_json
+from tests.support.loopback import LoopbackServer
 
 _SESSION = re.compile(r"^/sessions/(\d+)$")
 _STATEMENTS = re.compile(r"^/sessions/(\d+)/statements$")
@@ -23,7 +24,7 @@ _STATEMENT = re.compile(r"^/sessions/(\d+)/statements/(\d+)$")
 _CANCEL = re.compile(r"^/sessions/(\d+)/statements/(\d+)/cancel$")
 
 
-class FakeLivyServer:
+class FakeLivyServer(LoopbackServer):
     """Start with :meth:`start` (or use as a context manager); :attr:`url` is its base URL.
 
     ``create_delay`` seconds pass before ``POST /sessions`` answers (a real Livy takes a
@@ -41,29 +42,7 @@ class FakeLivyServer:
         self.session_posts: list[str] = []
         self.statement_posts: list[tuple[int, str]] = []
         self.requests: list[tuple[str, str]] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-livy", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeLivyServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeLivyServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(self._handler(), name="fake-livy")
 
     # -- Livy's answers ----------------------------------------------------------------
     def _session(self, sid: int) -> dict[str, Any]:

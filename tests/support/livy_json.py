@@ -70,3 +70,13 @@ def refused(url: str = "http://127.0.0.1:8998/") -> requests.ConnectionError:
 
     reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
     return requests.ConnectionError(MaxRetryError(None, url, reason))
+
+
+def session_row(owner, **fields):
+    """A session row as the lifecycle leaves it once Livy session 4 (named like these
+    payloads) is idle; ``fields`` override."""
+    from livy.models import SparkSession
+
+    values = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": FAKE_SESSION_NAME, "state": "idle"}
+    values.update(fields)
+    return SparkSession.objects.create(owner=owner, **values)
