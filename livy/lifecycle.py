@@ -226,7 +226,7 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
 
 def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
             actor: Any = None, read_only: bool = False, dispatch: bool = False,
-            verify: bool = False) -> SparkSession:
+            verify: bool = False, wait: float = 0.0) -> SparkSession:
     """Bring the session and its unfinished statements up to date from Livy, with no more
     Livy calls than the answer needs:
 
@@ -252,7 +252,8 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
     only reads, and with per-user tokens (Fabric) a 404 is not taken as the session being
     gone, since it may only be hidden from the actor. ``read_only`` reads the same way for
     any caller (the reaper). ``verify`` reads an idle session too (a full page load: Livy
-    may have ended it, or restarted, while nobody looked).
+    may have ended it, or restarted, while nobody looked). ``wait`` (seconds, with
+    ``dispatch``) holds the answer until the first statement it sent finishes, as a Run does.
     """
     if not (needs_refresh(session) or (verify and session.livy_id and not session.is_terminal)):
         return session
@@ -282,9 +283,17 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
         # Settling unconfirmed sends only reads Livy's list: any owner's refresh may do it.
         _reconcile_submissions(session, client)
     if dispatch and owner_acting and session.is_ready and verified:
+        before = {stmt.pk for stmt in running}
         dispatch_queued(session, client=client)
         _keep_alive_quietly(session, client)
         running = list(open_statements(session).filter(livy_id__isnull=False))
+        sent = [stmt for stmt in running if stmt.pk not in before]
+        if wait > 0 and sent:
+            # Just sent, as a Run would have: wait for the first of them, then read the rest.
+            _await_statement(session, sent[0], client, wait)
+            running = list(open_statements(session).filter(livy_id__isnull=False))
+            if not running:
+                return session
     if running and session.livy_id:
         for stmt in running:
             if not _read_statement(session, stmt, client, may_retire=may_retire):

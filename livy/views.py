@@ -171,10 +171,11 @@ def _backend() -> type[LivyBackend]:
 
 
 def _refresh(request: HttpRequest, scope: _Scope, notices: list[str], *, open_pks: Iterable[int] = (),
-             dispatch: bool = False, verify: bool = False) -> None:
+             dispatch: bool = False, verify: bool = False, wait: float = 0.0) -> None:
     """Refresh the scope's session from Livy, and the sessions of the unfinished statements
     the page lists (a session that ended settles its statements). Only the bar's session is
-    dispatched (``dispatch``: a POST by its owner) or verified (``verify``: a page load)."""
+    dispatched (``dispatch``: a POST by its owner, waiting up to ``wait`` seconds for the
+    first statement it sends) or verified (``verify``: a page load)."""
     sessions = [scope.session] if scope.session is not None else []
     others = selectors.open_sessions_of(scope.statements, open_pks)
     if scope.session is not None:
@@ -187,7 +188,7 @@ def _refresh(request: HttpRequest, scope: _Scope, notices: list[str], *, open_pk
         found: list[str] = []
         bar = session is scope.session
         _attempt(found, "", lifecycle.refresh, session, client=client, actor=request.user,
-                 dispatch=dispatch and bar, verify=verify and bar)
+                 dispatch=dispatch and bar, verify=verify and bar, wait=wait if bar else 0.0)
         notices.extend(n for n in found if n not in notices)
 
 
@@ -387,7 +388,8 @@ def notebook_dispatch(request: HttpRequest) -> HttpResponse:
     a POST, because it sends them once the session is ready. Answers the same delta."""
     scope = _notebook_scope(request)
     notices: list[str] = []
-    _refresh(request, scope, notices, open_pks=_open_pks(request), dispatch=True)
+    _refresh(request, scope, notices, open_pks=_open_pks(request), dispatch=True,
+             wait=current_config().LIVY_RUN_WAIT)
     return _delta(request, scope, notices)
 
 
@@ -414,7 +416,8 @@ def session_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     POST, because it sends them to Livy once the session is ready (GET polls only read)."""
     session = get_object_or_404(SparkSession.objects.filter(owner=request.user), pk=pk)
     notices: list[str] = []
-    _attempt(notices, "", lifecycle.refresh, session, client=_client(request), actor=request.user, dispatch=True)
+    _attempt(notices, "", lifecycle.refresh, session, client=_client(request), actor=request.user, dispatch=True,
+             wait=current_config().LIVY_RUN_WAIT)
     return _delta(request, _session_scope(session), notices)
 
 

@@ -215,3 +215,14 @@ def test_after_a_cancel_the_session_is_read_since_python_may_still_run(editor, l
     lifecycle.refresh(session, client=livy_client(), actor=editor)
     session.refresh_from_db()
     assert session.state == "busy"
+
+
+def test_the_owners_post_poll_that_sends_queued_code_waits_for_a_quick_result(editor, livy_api):
+    session = _live_session(editor, "4", state="starting")
+    stmt = Statement.objects.create(session=session, author=editor, code="1+1")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "1+1"))
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "1+1", output=ok_output("2")))
+    lifecycle.refresh(session, client=livy_client(), actor=editor, dispatch=True, wait=2.0)
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.output["data"]["text/plain"] == "2"
