@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.livy_proxy import CountingProxy, Record, pattern  # noqa: E402
+from tests.support.polling import wait_for  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -155,18 +156,6 @@ def group_cpu_seconds(pgid: int) -> float:
     return used / tick
 
 
-def wait_until(predicate, timeout: float, interval: float, what: str):
-    """Call ``predicate`` until it returns a truthy value (returned) or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
 # =============================================================================== direct client
 class DirectLivy:
     """The reference: a plain REST client on Livy (no proxy), with its own session."""
@@ -190,7 +179,7 @@ class DirectLivy:
                 raise RuntimeError(f"the direct session ended in state {state}")
             return state == "idle"
 
-        wait_until(idle, timeout, 0.01, "the direct client's Livy session to be idle")
+        wait_for(idle, timeout=timeout, interval=0.01, what="the direct client's Livy session to be idle")
         idle_ms = (time.perf_counter() - t0) * 1000
         first = self.statement(TRIVIAL, timeout=60)
         return {"session_idle_ms": idle_ms, "first_statement_ms": first["ms"],
@@ -366,7 +355,7 @@ class App:
             except requests.RequestException:
                 return False
 
-        wait_until(healthy, timeout, 0.2, f"gunicorn on port {self.port}")
+        wait_for(healthy, timeout=timeout, interval=0.2, what=f"gunicorn on port {self.port}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
