@@ -7,7 +7,6 @@ Selectors only read: none of them writes a row or calls Livy. The lifecycle
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,38 +68,6 @@ def needs_refresh(session: SparkSession) -> bool:
     return not session.is_terminal and session.session_state is not SessionState.IDLE
 
 
-@dataclass(frozen=True)
-class PageState:
-    """What a page shows: the session (or None), its latest statements (oldest first), how
-    many earlier ones are left out (``hidden``), and whether anything is still moving (the
-    page keeps polling while ``live``). ``complete`` says the page shows the whole history."""
-
-    session: SparkSession | None
-    statements: list[Statement]
-    live: bool
-    hidden: int = 0
-    complete: bool = False
-
-
-def page_state(session: SparkSession | None, limit: int | None = None) -> PageState:
-    """The :class:`PageState` of ``session`` as stored (no Livy call), with at most ``limit``
-    statements (the latest), or all of them when ``limit`` is None."""
-    if session is None:
-        return PageState(None, [], False)
-    newest = session.statements.select_related("author").order_by("-created_at", "-pk")
-    statements = list(newest[:limit] if limit is not None else newest)[::-1]
-    cut = limit is not None and len(statements) == limit
-    hidden = session.statements.count() - len(statements) if cut else 0
-    open_statement = (
-        open_statements(session).exists()
-        if hidden
-        else any(not s.is_terminal for s in statements)
-    )
-    live = not session.is_terminal and (session.session_state is not SessionState.IDLE or open_statement)
-    return PageState(session, statements, live, hidden=hidden, complete=limit is None)
-
-
-# --------------------------------------------------------------------------------- reaper
 def inactive_sessions(cutoff: datetime) -> QuerySet[SparkSession]:
     """Active sessions with no activity since ``cutoff``: not created, run in, finished in or
     kept alive after it. Their rows may be stale (nobody had the page open): refresh them

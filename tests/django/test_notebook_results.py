@@ -11,9 +11,9 @@ import re
 import pytest
 from django.urls import reverse
 
-from livy.models import SparkSession, Statement
+from livy.models import Statement
 from livy.output import TABLE_MIME
-from tests.support.livy_json import FAKE_SESSION_NAME, LIVY, error_output, ok_output
+from tests.support.livy_json import FAKE_SESSION_NAME, error_output, ok_output, session_row
 
 pytestmark = pytest.mark.django_db
 
@@ -28,15 +28,8 @@ SQL = {"status": "ok", "execution_count": 1, "data": {"application/json": {
 
 
 @pytest.fixture
-def as_editor(client, editor):
-    client.force_login(editor)
-    return client
-
-
-@pytest.fixture
 def session(editor):
-    return SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
-                                       name=FAKE_SESSION_NAME, state="killed", active=False)
+    return session_row(editor, state="killed", active=False)
 
 
 def _stmt(session, code, output=None, **kw):
