@@ -17,7 +17,8 @@ for _name in ("LIVY_BACKEND", "TENANT_ID", "CLIENT_ID", "CLIENT_SECRET", "ROLES"
 os.environ["LIVY_BASE_ENDPOINT"] = os.environ.get("LIVY_TEST_ENDPOINT", "http://127.0.0.1:8998")
 os.environ.setdefault("DJANGO_SECRET", "tests-only-secret-key-" + "x" * 40)
 os.environ.setdefault("LIVY_REQUESTS_TIMEOUT", "30")
-os.environ["LIVY_SESSION_NAME_PREFIX"] = "pytest-"
+# Several checkouts may share one local Livy: each can give its sessions a prefix of its own.
+os.environ["LIVY_SESSION_NAME_PREFIX"] = os.environ.get("LIVY_TEST_SESSION_PREFIX", "pytest-")
 os.environ["LIVY_REFRESH_MIN_INTERVAL"] = "0"
 # Every refresh reads the session too, as it did before reads were spaced out.
 os.environ["LIVY_SESSION_CHECK_INTERVAL"] = "0"

@@ -7,6 +7,8 @@ session starts to the session being gone from Livy.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from livy import lifecycle
@@ -63,7 +65,7 @@ def test_session_reaches_idle_and_echoes_its_name(idle_session, client):
     # Local mode has no cluster manager: no appId, no Spark UI or driver log URL.
     assert idle_session.app_id is None and idle_session.spark_ui_url is None
     # The name is echoed in GET /sessions/{id} and GET /sessions: the lifecycle relies on it.
-    assert idle_session.name and idle_session.name.startswith("pytest-")
+    assert idle_session.name and idle_session.name.startswith(os.environ["LIVY_SESSION_NAME_PREFIX"])
     assert idle_session.name in [s.name for s in client.list_sessions()]
 
 
