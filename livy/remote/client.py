@@ -8,7 +8,6 @@ call                                            method
 ``GET /sessions?from=&size=``                   :meth:`LivyClient.list_sessions`
 ``POST /sessions``                              :meth:`LivyClient.create_session`
 ``GET /sessions/{id}``                          :meth:`LivyClient.get_session`
-``GET /sessions/{id}/state``                    :meth:`LivyClient.get_session_state`
 ``GET /sessions/{id}/log?from=&size=``          :meth:`LivyClient.get_session_log`
 ``DELETE /sessions/{id}``                       :meth:`LivyClient.delete_session`
 ``POST /sessions/{id}/statements``              :meth:`LivyClient.submit_statement`
@@ -33,15 +32,19 @@ ever created twice.
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    InvalidHeader,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util import Retry
 
 from livy.remote.backends import RETRY_STATUSES, LivyBackend
@@ -56,7 +59,6 @@ from livy.remote.errors import (
     LivyThrottled,
     LivyUnavailable,
 )
-from livy.remote.states import SessionState
 from livy.remote.types import LivySession, LivyStatement, SessionLog, SessionSpec
 
 log = logging.getLogger(__name__)
@@ -98,19 +100,15 @@ class _CappedRetry(Retry):
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Parse a Retry-After header: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
+    """Seconds a ``Retry-After`` header asks for (delta-seconds or an HTTP date, RFC 9110
+    §10.2.3), parsed by urllib3's :meth:`Retry.parse_retry_after` (the rule its retries
+    follow): 0 for a date in the past, None when the header is absent or unreadable."""
+    if not value or not value.strip():
         return None
-    value = value.strip()
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return float(Retry(total=0).parse_retry_after(value))
+    except InvalidHeader:
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -195,10 +193,6 @@ class LivyClient:
     def get_session(self, session_id: str) -> LivySession:
         """``GET /sessions/{id}``. Raises :class:`LivyNotFound` for an unknown id."""
         return _parsed(LivySession.from_json, self._request("GET", f"sessions/{session_id}"))
-
-    def get_session_state(self, session_id: str) -> SessionState:
-        """``GET /sessions/{id}/state``: the state alone (a cheaper poll)."""
-        return SessionState(self._request("GET", f"sessions/{session_id}/state").get("state", ""))
 
     def get_session_log(self, session_id: str, offset: int = 0, size: int = 100) -> SessionLog:
         """``GET /sessions/{id}/log``: ``size`` lines from line ``offset`` (Livy's ``from``)."""

@@ -75,11 +75,6 @@ class SessionState(_OpenEnum):
         """The session accepts statements right away (idle, or busy running others)."""
         return self in READY_SESSION_STATES
 
-    @property
-    def is_busy(self) -> bool:
-        """The session is running code (a long job counts as activity)."""
-        return self in BUSY_SESSION_STATES
-
 
 class StatementState(_OpenEnum):
     """Livy statement states; ``canceled`` (some servers) is read as ``cancelled``."""

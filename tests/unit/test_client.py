@@ -100,11 +100,6 @@ def test_get_session_reads_app_info(client, api):
     assert session.driver_log_url is None
 
 
-def test_get_session_state(client, api):
-    api.get(f"{BASE}/sessions/3/state", json={"id": 3, "state": "busy"})
-    assert client.get_session_state("3") is SessionState.BUSY
-
-
 def test_get_session_log(client, api):
     api.get(
         f"{BASE}/sessions/3/log",
