@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
@@ -35,8 +36,11 @@ class RejectUndecodableFormMiddleware:
     ``Content-Type``. A charset Python knows but that is not a text encoding (``base64``,
     ``rot13``, ``zlib``...) raises ``LookupError``, and some codecs (``idna``, ``undefined``)
     raise ``UnicodeError``: both ended as a 500 wherever the view or the CSRF check first read
-    ``request.POST`` (sign-in, Run). Reading the body here, once, turns them into a 400.
-    (A URL-encoded body in any charset but UTF-8 is already a 400 in Django.)
+    ``request.POST`` (sign-in, Run). Django 5.2 refuses a URL-encoded body declared in any
+    charset but UTF-8 (``application/x-www-form-urlencoded; charset=latin-1``) with
+    ``BadRequest``, and its error pages read ``request.POST`` again (the debug page lists it),
+    which raised once more: a 500. Reading the body here, once, turns all of these into the
+    same 400 page.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -46,6 +50,6 @@ class RejectUndecodableFormMiddleware:
         try:
             if request.method == "POST":
                 request.POST  # noqa: B018 - parsed on first access
-        except (LookupError, UnicodeError):
+        except (LookupError, UnicodeError, BadRequest):
             return render(request, "400_encoding.html", status=400)
         return self.get_response(request)

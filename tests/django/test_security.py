@@ -463,6 +463,22 @@ def test_form_in_an_undecodable_charset_is_a_400_page(editor, url, charset):
     assert not Statement.objects.exists()
 
 
+@pytest.mark.parametrize("debug", [True, False])
+@pytest.mark.parametrize("url", ["/accounts/login/", "/run/"])
+def test_urlencoded_form_declared_in_another_charset_is_the_400_page(editor, settings, url, debug):
+    """Django 5.2 refuses a URL-encoded body in any charset but UTF-8 (BadRequest on reading
+    request.POST); that is the same clear 400 page, never a 500 from the error page reading the
+    body again, whether DEBUG is on or off."""
+    settings.DEBUG = debug
+    client = Client(raise_request_exception=False)
+    client.force_login(editor)
+    response = client.generic("POST", url, "username=r%E9mi&code=1%2B1",
+                              content_type="application/x-www-form-urlencoded; charset=latin-1")
+    assert response.status_code == 400
+    assert "could not be read" in response.content.decode()
+    assert not Statement.objects.exists()
+
+
 def _wsgi_get(app, path, query="", content_type=""):
     """Call a WSGI app as gunicorn does (Django's test client builds its requests another way)."""
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "CONTENT_TYPE": content_type,
