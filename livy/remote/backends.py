@@ -19,14 +19,17 @@ RETRY_STATUSES = (429, 502, 503, 504)
 class TokenProvider(Protocol):
     """Gives bearer tokens for Fabric (see :mod:`livy.remote.tokens`).
 
-    ``interactive`` is True when the tokens are the signed-in user's own (a refusal means
+    ``user_tokens`` is True when the tokens are the signed-in user's own (a refusal means
     "sign in again"); ``access_token()`` returns the token or raises a
-    :class:`~livy.remote.errors.LivyError`.
+    :class:`~livy.remote.errors.LivyError`; ``token_rejected()`` is told that the server
+    refused the last token (HTTP 401) and returns True when a fresh one may be tried once.
     """
 
-    interactive: bool
+    user_tokens: bool
 
     def access_token(self) -> str: ...
+
+    def token_rejected(self) -> bool: ...
 
 
 def display_endpoint(base_url: str) -> str:
@@ -49,13 +52,20 @@ def display_endpoint(base_url: str) -> str:
 
 
 class LivyBackend:
-    """Apache Livy's conventions; subclasses override what their server does differently.
+    """What every Livy REST server shares, and what each backend must decide.
+
+    The shared part is the REST shape of interactive sessions (``sessions/{id}/statements``,
+    statement bodies, ``{"msg": ...}`` errors, 429 with ``Retry-After``). Everything that
+    differs between servers (the ``name``, auth headers, paging, the session body, the optional
+    endpoints) is declared by each subclass: :class:`ApacheLivyBackend` and
+    :class:`FabricLivyBackend`. The capability flags here are the conservative ones (an
+    optional endpoint is not assumed), so a new backend turns on only what its server has.
 
     ``base_url`` is the REST root without a trailing slash, e.g. ``http://127.0.0.1:8998``.
     """
 
-    #: Value stored in ``SparkSession.backend``.
-    name = "apache"
+    #: Value of ``LIVY_BACKEND`` and of ``SparkSession.backend``.
+    name: str = ""
     #: Statuses that mean "slow down" (read with ``Retry-After``).
     throttle_statuses: tuple[int, ...] = (429,)
     #: Statuses after which a GET is retried (see :mod:`livy.remote.client`).
@@ -66,11 +76,12 @@ class LivyBackend:
     supports_reset_timeout = False
     #: A 404 or 5xx for a session just created means "not visible yet", not "gone".
     early_errors_expected = False
-    #: The server has ``POST /sessions/{id}/completion`` (Apache Livy 0.5+; not Fabric).
-    supports_completion = True
-    #: The server has ``GET /version`` and ``GET /sessions/{id}/log`` (Apache Livy; not Fabric).
-    supports_version = True
-    supports_log = True
+    #: The server has ``POST /sessions/{id}/completion``.
+    supports_completion = False
+    #: The server has ``GET /version``.
+    supports_version = False
+    #: The server has ``GET /sessions/{id}/log``.
+    supports_log = False
     #: Statement kinds the server runs in one session (Livy 0.5+: any kind in any session;
     #: Fabric's ``StatementRequest.kind`` is a free string, its docs list the same three).
     statement_kinds: tuple[str, ...] = ("pyspark", "sql", "spark")
@@ -89,33 +100,24 @@ class LivyBackend:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def auth_headers(self) -> dict[str, str]:
-        """Headers for every request. Apache Livy: ``X-Requested-By``, which Livy requires on
-        POST/DELETE when ``livy.server.csrf-protection.enabled`` is on and ignores otherwise."""
-        return {"X-Requested-By": "livy-web"}
+        """Headers for every request (none by default)."""
+        return {}
 
     def token_rejected(self) -> bool:
         """The server refused our token (401). Return True if a fresh one may be tried."""
         return False
 
     def page_params(self, offset: int, size: int) -> dict[str, int]:
-        """Query parameters of a page of ``GET /sessions`` (Apache: ``from`` and ``size``)."""
-        return {"from": offset, "size": size}
+        """Query parameters of a page of ``GET /sessions`` (each backend says)."""
+        raise NotImplementedError
 
     def session_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """The session objects in a ``GET /sessions`` answer (Apache: ``sessions``)."""
-        return list(body.get("sessions") or [])
+        """The session objects in a ``GET /sessions`` answer (each backend says)."""
+        raise NotImplementedError
 
     def session_body(self, spec: SessionSpec) -> dict[str, Any]:
-        """The ``POST /sessions`` body (Apache Livy CreateSession: ``name``, ``kind``, ``conf``,
-        ``pyFiles``, ``proxyUser``); empty values are left out so Livy's defaults apply."""
-        body: dict[str, Any] = {"name": spec.name, "kind": spec.kind}
-        if spec.conf:
-            body["conf"] = dict(spec.conf)
-        if spec.py_files:
-            body["pyFiles"] = list(spec.py_files)
-        if spec.proxy_user:
-            body["proxyUser"] = spec.proxy_user
-        return body
+        """The ``POST /sessions`` body for ``spec`` (each backend says)."""
+        raise NotImplementedError
 
     def statement_body(self, code: str, kind: str | None) -> dict[str, Any]:
         """The ``POST /sessions/{id}/statements`` body: ``code`` and, when given, ``kind``."""
@@ -135,7 +137,41 @@ class LivyBackend:
 
 
 class ApacheLivyBackend(LivyBackend):
-    """A self-hosted Apache Livy server (0.7 or later)."""
+    """A self-hosted Apache Livy server (0.7 or later), as its REST API describes it
+    (docs/rest-api.md of apache/incubator-livy, 0.8/0.9). No token: Livy's own
+    authentication (Kerberos, a proxy) is outside this app; the server has the optional
+    endpoints ``/completion`` (0.5+), ``/version`` and ``/sessions/{id}/log``, and no
+    ``reset-timeout`` (``livy.server.session.timeout`` counts from the last statement)."""
+
+    name = "apache"
+    supports_completion = True
+    supports_version = True
+    supports_log = True
+
+    def auth_headers(self) -> dict[str, str]:
+        """``X-Requested-By``, which Livy requires on POST/DELETE when
+        ``livy.server.csrf-protection.enabled`` is on and ignores otherwise."""
+        return {"X-Requested-By": "livy-web"}
+
+    def page_params(self, offset: int, size: int) -> dict[str, int]:
+        """``from`` and ``size``."""
+        return {"from": offset, "size": size}
+
+    def session_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``sessions`` array."""
+        return list(body.get("sessions") or [])
+
+    def session_body(self, spec: SessionSpec) -> dict[str, Any]:
+        """Apache Livy's CreateSession: ``name``, ``kind``, ``conf``, ``pyFiles``,
+        ``proxyUser``; empty values are left out so Livy's defaults apply."""
+        body: dict[str, Any] = {"name": spec.name, "kind": spec.kind}
+        if spec.conf:
+            body["conf"] = dict(spec.conf)
+        if spec.py_files:
+            body["pyFiles"] = list(spec.py_files)
+        if spec.proxy_user:
+            body["proxyUser"] = spec.proxy_user
+        return body
 
 
 class FabricLivyBackend(LivyBackend):
@@ -173,8 +209,7 @@ class FabricLivyBackend(LivyBackend):
 
     def token_rejected(self) -> bool:
         """Have the provider drop the refused token and redeem a fresh one next time (once)."""
-        rejected = getattr(self.token_provider, "token_rejected", None)
-        return bool(rejected and rejected())
+        return self.token_provider.token_rejected()
 
     def page_params(self, offset: int, size: int) -> dict[str, int]:
         return {"$top": size, "$skip": offset}
@@ -219,7 +254,7 @@ def build_backend(name: str, base_url: str, token_provider: TokenProvider | None
     if name == FabricLivyBackend.name:
         if token_provider is None:
             raise ValueError("the Fabric backend needs a token provider")
-        return FabricLivyBackend(base_url, token_provider, user_tokens=token_provider.interactive)
+        return FabricLivyBackend(base_url, token_provider, user_tokens=token_provider.user_tokens)
     raise ValueError(f"unknown LIVY_BACKEND={name!r}")
 
 

@@ -65,7 +65,8 @@ class DelegatedTokenProvider:
     :class:`livy.remote.errors.LivySignInRequired` when only an interactive sign-in can give one
     (no account in the cache, ``invalid_grant``, ``interaction_required``)."""
 
-    interactive = True
+    #: The tokens are the signed-in user's own (a 401 means: sign in again).
+    user_tokens = True
 
     def __init__(self, session: MutableMapping[str, Any], cfg: TokenSettings):
         self.session = session
@@ -139,10 +140,16 @@ class ServicePrincipalTokenProvider:
     ``FABRIC_CLIENT_ID`` (default ``CLIENT_ID``) of tenant ``FABRIC_TENANT_ID`` (default
     ``TENANT_ID``). Raises :class:`livy.remote.errors.LivyError` when Entra refuses it."""
 
-    interactive = False
+    #: One app identity for everyone: a 401 is a configuration problem, not a sign-in.
+    user_tokens = False
 
     def __init__(self, cfg: TokenSettings):
         self.cfg = cfg
+
+    def token_rejected(self) -> bool:
+        """Fabric refused the app's token: no fresh one is tried (MSAL's client-credentials
+        token is as good as the app registration; a 401 is reported as refused credentials)."""
+        return False
 
     def access_token(self) -> str:
         cfg = self.cfg
