@@ -26,8 +26,8 @@ from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from livy.clients import current_config  # noqa: E402
 from livy.models import SparkSession, Statement  # noqa: E402
+from myapp.config import current_config  # noqa: E402
 
 
 def user(name: str, password: str) -> dict:

@@ -11,18 +11,14 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from django.conf import settings
-
 from livy.remote.backends import TokenProvider, build_backend
 from livy.remote.client import LivyClient
 from livy.remote.tokens import DelegatedTokenProvider, ServicePrincipalTokenProvider
-from myapp.config import AppConfig
+from myapp.config import AppConfig, current_config
 
-
-def current_config() -> AppConfig:
-    """The validated :class:`myapp.config.AppConfig` of this process (``settings.CONFIG``)."""
-    config: AppConfig = settings.CONFIG
-    return config
+# current_config lives in myapp.config; it stays importable from here for the modules that
+# still import it from livy.clients.
+__all__ = ["current_config", "livy_client", "token_provider_for"]
 
 
 def token_provider_for(session_store: MutableMapping[str, Any] | None, cfg: AppConfig) -> TokenProvider | None:

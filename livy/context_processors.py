@@ -4,8 +4,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from livy.clients import current_config
 from livy.remote.backends import BACKEND_CLASSES, display_endpoint
+from myapp.config import current_config
 
 
 def livy(request: HttpRequest) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from livy.clients import current_config
 from livy.remote.backends import BACKEND_CLASSES
+from myapp.config import current_config
 
 #: Longest code accepted in one statement, in characters (a guard, not a Livy limit).
 MAX_CODE_LENGTH = 200_000

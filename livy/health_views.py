@@ -30,9 +30,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from livy.clients import current_config, livy_client
+from livy.clients import livy_client
 from livy.health import livy_status
 from livy.remote.client import LivyClient
+from myapp.config import current_config
 
 log = logging.getLogger(__name__)
 

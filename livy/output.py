@@ -50,14 +50,14 @@ _NUMERIC_TYPES = {
 
 def table_rows_limit() -> int:
     """Rows of a table shown in the page: ``LIVY_TABLE_ROWS``."""
-    from livy.clients import current_config
+    from myapp.config import current_config
 
     return current_config().LIVY_TABLE_ROWS
 
 
 def inline_bytes_limit() -> int:
     """Bytes of text shown in the page: ``LIVY_OUTPUT_INLINE_BYTES``."""
-    from livy.clients import current_config
+    from myapp.config import current_config
 
     return current_config().LIVY_OUTPUT_INLINE_BYTES
 

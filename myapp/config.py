@@ -507,3 +507,12 @@ def content_security_policy(cfg: AppConfig) -> dict[str, Any]:
             "form-action": form_action,
         }
     }
+
+
+def current_config() -> AppConfig:
+    """The validated :class:`AppConfig` of this process (``settings.CONFIG``): the one accessor
+    of the configuration outside the settings module."""
+    from django.conf import settings
+
+    config: AppConfig = settings.CONFIG
+    return config

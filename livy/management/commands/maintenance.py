@@ -28,9 +28,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from livy import lifecycle
-from livy.clients import current_config, livy_client
+from livy.clients import livy_client
 from livy.models import SparkSession
 from livy.remote.errors import LivyError
+from myapp.config import current_config
 
 
 class Command(BaseCommand):

@@ -14,8 +14,9 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from livy import lifecycle, selectors
-from livy.clients import current_config, livy_client
+from livy.clients import livy_client
 from livy.remote.errors import LivyError
+from myapp.config import current_config
 
 
 class Command(BaseCommand):
