@@ -1,7 +1,9 @@
 """Django system checks for the configuration (``python manage.py check``).
 
 Each invalid environment variable is an error naming the variable and showing the
-expected form; ``runserver`` and ``migrate`` refuse to go on while one is left.
+expected form; ``runserver`` and ``migrate`` refuse to go on while one is left. (An invalid
+security setting never gets this far: ``myapp.config.refuse_unsafe`` stops the process while
+the settings are imported.)
 
 IDs: ``livy.E001`` invalid value, ``livy.E002`` DJANGO_SECRET missing with DEBUG off,
 ``livy.E006`` not a Fabric endpoint, ``livy.E007``/``livy.E008`` Fabric credentials missing, ``livy.E004`` incomplete Entra ID
@@ -35,7 +37,7 @@ def configuration_check(app_configs, **kwargs):
     for problem in settings.CONFIG_PROBLEMS:
         found.append(Error(problem.message, hint=problem.hint, id="livy.E001", obj=problem.variable))
     cfg = settings.CONFIG
-    if not cfg.DJANGO_SECRET:
+    if not cfg.DJANGO_SECRET.get_secret_value():
         if cfg.DEBUG:
             found.append(
                 Warning(
@@ -79,7 +81,7 @@ def configuration_check(app_configs, **kwargs):
                 obj="TRUSTED_PROXY_COUNT",
             )
         )
-    if cfg.entra_enabled and not cfg.CLIENT_SECRET:
+    if cfg.entra_enabled and not cfg.CLIENT_SECRET.get_secret_value():
         found.append(
             Error(
                 "CLIENT_SECRET is not set while Entra ID sign-in is configured.",

@@ -1,11 +1,17 @@
 """Configuration read from the environment (and a ``.env`` file) and validated.
 
 Every setting the app understands is a field of :class:`AppConfig`, named exactly as the
-environment variable. Values are validated by pydantic-settings; a value that does not
-validate never stops the process with a traceback: :func:`load_config` falls back to the
-field's default and reports a :class:`ConfigProblem`, which ``livy/checks.py`` turns into a
-Django system check error naming the variable (``python manage.py check`` prints it and
-``runserver`` refuses to start).
+environment variable. Values are validated by pydantic-settings. :func:`load_config` never
+raises: each invalid value falls back to the field's default and is reported as a
+:class:`ConfigProblem`. What happens next depends on the variable:
+
+* a security setting (:data:`SECURITY_FIELDS`: DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS,
+  SECURE_*, the secrets) fails safe: :func:`refuse_unsafe`, called by ``myapp/settings.py``,
+  raises :class:`UnsafeConfiguration`, so no server (gunicorn, ASGI, manage.py) starts;
+* any other is a Django system check error naming the variable (``livy/checks.py``:
+  ``python manage.py check`` prints it and ``runserver`` refuses to start).
+
+:func:`current_config` is the accessor the rest of the code uses.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, PositiveFloat, ValidationError, field_validator
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import BeforeValidator, Field, PositiveFloat, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -100,48 +107,102 @@ def _database_url(value: str) -> str:
     return value
 
 
+class Secret(SecretStr):
+    """A secret setting: pydantic's ``SecretStr`` (``Secret('**********')`` in every repr, dump
+    and JSON; ``.get_secret_value()`` reads it). It also compares equal to the same text, so
+    ``cfg.DATABASE_URL == ""`` reads "not set" without unwrapping the value."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.get_secret_value() == other
+        return super().__eq__(other)
+
+    __hash__ = SecretStr.__hash__
+
+
+def _absolute_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, kept exactly as given (Entra compares redirect URIs
+    character by character)."""
+    _http_url(value)
+    return value
+
+
+_HOST = re.compile(r"^(\*|\.?[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?"
+                   r"|\[[0-9A-Fa-f:.]+\])$")
+
+
+def _allowed_hosts(value: list[str]) -> list[str]:
+    """Host names as Django's ``ALLOWED_HOSTS`` matches them: ``spark.example.com``, ``.example.com``
+    (and subdomains), an IPv4 address, ``[::1]``, ``*``. A scheme, port or path never matches a
+    request, so it is refused rather than silently answered with 400 to every request."""
+    for host in value:
+        if not _HOST.match(host):
+            raise ValueError(f"{host!r} is not a host name: give names without scheme, port or path, "
+                             "e.g. spark.example.com,localhost")
+    return value
+
+
+def _origins(value: list[str]) -> list[str]:
+    """Origins as Django's ``CSRF_TRUSTED_ORIGINS`` wants them: ``scheme://host[:port]``, no path
+    (``*.`` allowed at the start of the host, as Django allows)."""
+    for origin in value:
+        parts = urlsplit(origin)
+        host = (parts.hostname or "").removeprefix("*.")
+        try:
+            parts.port  # noqa: B018 - raises for a bad port
+        except ValueError:
+            host = ""
+        if parts.scheme not in {"http", "https"} or not host or parts.path not in {"", "/"} or parts.query:
+            raise ValueError(f"{origin!r} is not an origin: give scheme://host[:port], e.g. https://spark.example.com")
+    return [origin.rstrip("/") for origin in value]
+
+
 class AppConfig(BaseSettings):
     """All settings, one field per environment variable (same name, case-sensitive).
 
-    Field descriptions double as the one-line help in ``.env.example`` and the hints of the
-    system checks. Durations are in seconds.
+    Each field's description is its documentation: ``manage.py config_docs --write``
+    generates ``.env.example`` and the README's configuration table from them, and the
+    system checks show them as hints. Durations are in seconds. Secrets are
+    :class:`Secret` (pydantic ``SecretStr``): ``.get_secret_value()`` reads one, and no
+    repr, page, log or check message shows it.
     """
 
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", env_file=None)
 
     # --- Django -------------------------------------------------------------------------
-    DJANGO_SECRET: str = Field(
-        "",
-        repr=False,
-        description="Django SECRET_KEY: a long random string. Required when DEBUG is false.",
-        examples=["change-me-to-50-random-characters"],
+    DJANGO_SECRET: Secret = Field(
+        Secret(""),
+        description="Django SECRET_KEY: a long random string (50 characters or more, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'). Required when DEBUG is false; empty in "
+        "development = a random key per process (sign-ins end when the server restarts).",
     )
-    DEBUG: Flag = Field(True, description="Django debug mode: true for development only.")
+    DEBUG: Flag = Field(True, description="Django debug mode: true for development on this machine only.")
     ALLOWED_HOSTS: CommaList = Field(
         ["localhost", "127.0.0.1", "[::1]"],
-        description="Comma-separated host names this server answers to.",
-        examples=["localhost,127.0.0.1"],
+        description="Comma-separated host names this server answers to (no scheme, port or path; "
+        ".example.com = the domain and its subdomains).",
+        examples=["spark.example.com,localhost"],
     )
     CSRF_TRUSTED_ORIGINS: CommaList = Field(
         [],
-        description="Comma-separated origins (scheme://host[:port]) trusted for POSTs behind a proxy.",
+        description="Comma-separated origins (scheme://host[:port]) trusted for POSTs behind a TLS proxy.",
         examples=["https://spark.example.com"],
     )
     DATABASE_PATH: str = Field(
         "db.sqlite3",
         description="Path of the SQLite database file, relative to the project folder.",
     )
-    DATABASE_URL: str = Field(
-        "",
-        repr=False,
-        description="PostgreSQL database as a URL (postgres://user:password@host:port/name); "
-        "empty = the SQLite file DATABASE_PATH.",
+    DATABASE_URL: Secret = Field(
+        Secret(""),
+        description="PostgreSQL instead of SQLite: postgres://user:password@host:port/name (percent-encode "
+        "special characters of the password, @ as %40); empty = the SQLite file DATABASE_PATH.",
         examples=["postgres://livy:password@db.example.com:5432/livy"],
     )
     DATABASE_CONN_MAX_AGE: int = Field(
         60,
         ge=0,
-        description="PostgreSQL: seconds a database connection is kept for the next requests (0 = one per request).",
+        description="PostgreSQL: seconds a database connection is kept for the next requests (checked before "
+        "reuse); 0 = one per request.",
     )
     TIME_ZONE: str = Field("UTC", description="Time zone used to display times.")
 
@@ -154,10 +215,10 @@ class AppConfig(BaseSettings):
         None,
         ge=0,
         description="Strict-Transport-Security max-age in seconds (0 = no header); empty = 31536000 (one year) "
-        "when DEBUG is false.",
+        "when DEBUG is false, else 0.",
     )
     SECURE_HSTS_INCLUDE_SUBDOMAINS: Flag = Field(
-        False, description="Add includeSubDomains to Strict-Transport-Security (only when every subdomain is HTTPS)."
+        False, description="Add includeSubDomains to Strict-Transport-Security (only when every subdomain serves HTTPS)."
     )
     SECURE_PROXY_SSL_HEADER: str = Field(
         "",
@@ -179,39 +240,45 @@ class AppConfig(BaseSettings):
     )
 
     # --- Entra ID (django-azure-auth) ---------------------------------------------------
-    TENANT_ID: str = Field("", description="Entra ID tenant id (GUID); empty = local accounts only.")
+    TENANT_ID: str = Field(
+        "", description="Directory (tenant) id of the Entra ID tenant; empty (with CLIENT_ID) = local accounts only."
+    )
     CLIENT_ID: str = Field("", description="Application (client) id of the app registration.")
-    CLIENT_SECRET: str = Field("", repr=False, description="Client secret of the app registration.")
+    CLIENT_SECRET: Secret = Field(
+        Secret(""), description="A client secret of the app registration (Certificates & secrets)."
+    )
     REDIRECT_URI: str = Field(
         "http://localhost:5000/azure_auth/callback",
-        description="Redirect URI registered in Entra ID (…/azure_auth/callback).",
+        description="Redirect URI registered in Entra ID (Web platform), an absolute http(s) URL ending in "
+        "/azure_auth/callback.",
     )
     LOGOUT_URI: str = Field(
         "http://localhost:5000/accounts/signed-out/",
-        description="Public page Entra ID sends the browser to after sign-out.",
+        description="Public page (absolute http(s) URL) Entra ID sends the browser to after sign-out.",
     )
     ROLES: JsonObject = Field(
         {},
-        description='JSON object: Entra group object id -> Django group name.',
+        description="JSON object: Entra group object id (or app role value) -> Django group name or list of names.",
         examples=['{"00000000-0000-0000-0000-000000000001": "Editors"}'],
-    )
-    ENTRA_AUTHORITY_HOST: str = Field(
-        "https://login.microsoftonline.com",
-        description="Entra ID sign-in host; the authority is <host>/<TENANT_ID> (sovereign clouds differ).",
-    )
-    ENTRA_SCOPES: CommaList = Field(
-        ["User.Read"],
-        description="Comma-separated delegated scopes asked for at sign-in (openid, profile and offline_access are added by MSAL).",
-    )
-    ENTRA_USERNAME_ATTRIBUTE: str = Field(
-        "upn", description="ID token claim (or Graph /me field) used as the Django user name."
     )
     ENTRA_GROUP_ATTRIBUTE: str = Field(
         "roles",
         description="ID token claim holding the ids that ROLES maps: roles (app roles) or groups (security groups).",
     )
+    ENTRA_USERNAME_ATTRIBUTE: str = Field(
+        "upn", description="ID token claim (or Graph /me field) used as the Django user name."
+    )
+    ENTRA_SCOPES: CommaList = Field(
+        ["User.Read"],
+        description="Comma-separated delegated scopes asked for at sign-in (MSAL adds openid, profile and "
+        "offline_access).",
+    )
+    ENTRA_AUTHORITY_HOST: str = Field(
+        "https://login.microsoftonline.com",
+        description="Entra ID sign-in host; the authority is <host>/<TENANT_ID> (sovereign clouds differ).",
+    )
     GRAPH_USER_ENDPOINT: str = Field(
-        "https://graph.microsoft.com/v1.0/me", description="Microsoft Graph endpoint for the user."
+        "https://graph.microsoft.com/v1.0/me", description="Microsoft Graph endpoint for the signed-in user."
     )
     GRAPH_MEMBER_ENDPOINT: str = Field(
         "https://graph.microsoft.com/v1.0/me/transitiveMemberOf",
@@ -221,18 +288,20 @@ class AppConfig(BaseSettings):
 
     # --- Livy -----------------------------------------------------------------------------
     LIVY_BACKEND: Literal["apache", "fabric"] = Field(
-        "apache", description="Which Livy: apache (self-hosted Apache Livy) or fabric."
+        "apache", description="Which Livy: apache (self-hosted Apache Livy) or fabric (Microsoft Fabric's Livy API)."
     )
     LIVY_BASE_ENDPOINT: str = Field(
         "http://127.0.0.1:8998",
-        description="Base URL of the Livy REST API (Apache: http://host:8998).",
+        description="Base URL of the Livy REST API (Apache: http://host:8998; Fabric: the lakehouse's Livy "
+        "endpoint, https://api.fabric.microsoft.com/v1/workspaces/<workspace id>/lakehouses/<lakehouse id>"
+        "/livyapi/versions/2023-12-01).",
         examples=["http://127.0.0.1:8998"],
     )
     LIVY_REQUESTS_TIMEOUT: PositiveFloat = Field(
         30.0, description="Timeout of one HTTP request to Livy, in seconds (a positive number)."
     )
     LIVY_SESSION_NAME_PREFIX: str = Field(
-        "livy-web-", description="Prefix of the names of the Livy sessions this app creates."
+        "livy-web-", description="Prefix of the names of the Livy sessions this app creates (a UTC timestamp follows)."
     )
     LIVY_SPARK_CONF: JsonObject = Field(
         {},
@@ -246,29 +315,22 @@ class AppConfig(BaseSettings):
     )
     LIVY_SESSION_INIT_CODE: str = Field(
         "",
-        description="PySpark code run as the first statement of every new session (e.g. Livy 0.8 workarounds).",
+        description="PySpark code run as the first statement of every new session (e.g. the Livy 0.8 "
+        "java_import workaround of LIVY-863).",
     )
     LIVY_POLL_INTERVAL: PositiveFloat = Field(
-        1.0, description="How often the page asks for updates while something runs, in seconds."
-    )
-    LIVY_KEEPALIVE_INTERVAL: PositiveFloat = Field(
-        300.0,
-        description="Fabric: seconds between reset-timeout calls while the user has the page open (Fabric ends sessions idle for 20 minutes).",
-    )
-    LIVY_SESSION_CREATE_GRACE: float = Field(
-        60.0,
-        ge=0,
-        description="Fabric: seconds after creating a session during which a 404 or 5xx for it is taken as 'still being set up'.",
+        1.0, description="Seconds between page updates while something runs."
     )
     LIVY_REFRESH_MIN_INTERVAL: float = Field(
         0.5,
         ge=0,
-        description="Minimum seconds between two Livy refreshes of the same session, whatever the number of open tabs.",
+        description="Minimum seconds between two Livy reads of the same session, whatever the number of open tabs.",
     )
     LIVY_SESSION_CHECK_INTERVAL: float = Field(
         15.0,
         ge=0,
-        description="While statements run, seconds between reads of their session (to notice it died or Livy restarted).",
+        description="While statements run, seconds between reads of their session (to notice it died or Livy "
+        "restarted).",
     )
     LIVY_RUN_WAIT: float = Field(
         2.0,
@@ -277,27 +339,39 @@ class AppConfig(BaseSettings):
         description="Seconds a Run waits on the server for a quick result before answering (0: answer at once).",
     )
     LIVY_TABLE_ROWS: int = Field(
-        100, ge=1, le=100_000, description="Rows of a table result shown in the page (the CSV download has all)."
+        100, ge=1, le=100_000, description="Rows of a table result shown in the page (the CSV download has every row)."
     )
     LIVY_OUTPUT_INLINE_BYTES: int = Field(
         100_000,
         ge=1_000,
         description="Bytes of text output shown in the page; longer output is cut, with a download of the whole.",
     )
+    LIVY_KEEPALIVE_INTERVAL: PositiveFloat = Field(
+        300.0,
+        description="Fabric: seconds between reset-timeout calls while the user is active (Fabric ends sessions "
+        "idle for 20 minutes).",
+    )
+    LIVY_SESSION_CREATE_GRACE: float = Field(
+        60.0,
+        ge=0,
+        description="Fabric: seconds after creating a session during which a 404 or 5xx for it means "
+        "'still being set up'.",
+    )
 
     # --- Fabric -----------------------------------------------------------------------------
     FABRIC_AUTH: Literal["delegated", "service_principal"] = Field(
         "delegated",
-        description="Whose token calls Fabric: delegated (the signed-in user) or service_principal (one app identity).",
+        description="Whose token calls Fabric: delegated (the signed-in user's; needs Entra ID sign-in) or "
+        "service_principal (one app identity).",
     )
     FABRIC_SCOPES: CommaList = Field(
         ["https://api.fabric.microsoft.com/.default"],
         description="Comma-separated scopes of the Fabric access token.",
     )
-    FABRIC_TENANT_ID: str = Field("", description="Service principal only: its tenant (default TENANT_ID).")
-    FABRIC_CLIENT_ID: str = Field("", description="Service principal only: its client id (default CLIENT_ID).")
-    FABRIC_CLIENT_SECRET: str = Field(
-        "", repr=False, description="Service principal only: its secret (default CLIENT_SECRET)."
+    FABRIC_TENANT_ID: str = Field("", description="Service principal only: its tenant id (empty: TENANT_ID).")
+    FABRIC_CLIENT_ID: str = Field("", description="Service principal only: its client id (empty: CLIENT_ID).")
+    FABRIC_CLIENT_SECRET: Secret = Field(
+        Secret(""), description="Service principal only: its client secret (empty: CLIENT_SECRET)."
     )
 
     @classmethod
@@ -311,10 +385,32 @@ class AppConfig(BaseSettings):
     def _urls(cls, value: str) -> str:
         return _http_url(value)
 
+    @field_validator("REDIRECT_URI", "LOGOUT_URI")
+    @classmethod
+    def _absolute_urls(cls, value: str) -> str:
+        return _absolute_http_url(value)
+
+    @field_validator("ALLOWED_HOSTS")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return _allowed_hosts(value)
+
+    @field_validator("CSRF_TRUSTED_ORIGINS")
+    @classmethod
+    def _trusted_origins(cls, value: list[str]) -> list[str]:
+        return _origins(value)
+
     @field_validator("DATABASE_URL")
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        return _database_url(value)
+    def _database_url(cls, value: Secret) -> Secret:
+        return Secret(_database_url(value.get_secret_value()))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> AppConfig:
+        """pydantic's ``model_copy`` (which does not validate ``update``), with a secret given as
+        text still wrapped as a :class:`Secret`, so no copy holds one in the clear."""
+        if update:
+            update = {k: Secret(v) if k in SECRET_FIELDS and isinstance(v, str) else v for k, v in update.items()}
+        return super().model_copy(update=update, deep=deep)
 
     @field_validator("SECURE_PROXY_SSL_HEADER")
     @classmethod
@@ -372,7 +468,14 @@ class AppConfig(BaseSettings):
         return bool(self.TENANT_ID and self.CLIENT_ID)
 
 
-_SECRET_FIELDS = {"DJANGO_SECRET", "CLIENT_SECRET", "FABRIC_CLIENT_SECRET", "DATABASE_URL"}
+#: The secret fields: those typed :class:`Secret` (their values are never repeated in a message).
+SECRET_FIELDS = frozenset(name for name, field in AppConfig.model_fields.items() if field.annotation is Secret)
+#: Settings whose invalid value stops the process at start, under any server (gunicorn, an ASGI
+#: server, manage.py), instead of falling back to the default: falling back would serve with a
+#: security setting the operator did not choose (``DEBUG=flase`` would run with DEBUG on).
+SECURITY_FIELDS = SECRET_FIELDS | {"DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS"} | {
+    name for name in AppConfig.model_fields if name.startswith("SECURE_")
+}
 #: URL-valued fields: their user info (``user:password@``) is never repeated in a message.
 _URL_FIELDS = {"LIVY_BASE_ENDPOINT", "ENTRA_AUTHORITY_HOST", "GRAPH_USER_ENDPOINT", "GRAPH_MEMBER_ENDPOINT",
                "REDIRECT_URI", "LOGOUT_URI"}
@@ -420,7 +523,7 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
             name = str(err["loc"][0]) if err["loc"] else "?"
             bad.add(name)
             message = err["msg"].removeprefix("Value error, ")
-            shown = "***" if name in _SECRET_FIELDS else values.get(name, "")
+            shown = "***" if name in SECRET_FIELDS else values.get(name, "")
             if name in _URL_FIELDS:
                 shown = redact_url(shown)
             if len(shown) > 80:
@@ -430,6 +533,44 @@ def load_config(environ: Mapping[str, str]) -> tuple[AppConfig, list[ConfigProbl
             )
         kept = {k: v for k, v in values.items() if k not in bad}
         return AppConfig.model_validate(kept), problems
+
+
+class UnsafeConfiguration(ImproperlyConfigured):
+    """A security setting is invalid (:data:`SECURITY_FIELDS`), or DJANGO_SECRET is missing
+    while DEBUG is false: the process must not serve. Raised while the settings are imported,
+    so gunicorn, an ASGI server and manage.py all stop before answering a request; the message
+    names each variable and its expected form, never a secret's value."""
+
+
+def unsafe_problems(cfg: AppConfig, problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """The problems among ``problems`` that must stop the process (a security setting), plus
+    a missing DJANGO_SECRET when DEBUG is false (each process, each gunicorn worker, would
+    sign sessions and CSRF tokens with a random key of its own)."""
+    found = [p for p in problems if p.variable in SECURITY_FIELDS]
+    if not cfg.DEBUG and not cfg.DJANGO_SECRET.get_secret_value():
+        found.append(ConfigProblem("DJANGO_SECRET", "DJANGO_SECRET is not set and DEBUG is false.",
+                                   _hint("DJANGO_SECRET")))
+    return found
+
+
+def refuse_unsafe(cfg: AppConfig, problems: list[ConfigProblem]) -> None:
+    """Raise :class:`UnsafeConfiguration` when :func:`unsafe_problems` finds any; the other
+    problems are left to the system checks (``livy.E001``)."""
+    found = unsafe_problems(cfg, problems)
+    if found:
+        lines = [f"  {p.message} Expected: {p.hint}" for p in found]
+        raise UnsafeConfiguration(
+            "the configuration is not safe to serve; fix these variables (environment or .env):\n" + "\n".join(lines)
+        )
+
+
+def current_config() -> AppConfig:
+    """The validated :class:`AppConfig` of this process (``settings.CONFIG``): the one accessor
+    of the configuration outside the settings module."""
+    from django.conf import settings
+
+    config: AppConfig = settings.CONFIG
+    return config
 
 
 def database_settings(cfg: AppConfig, base_dir: Path) -> dict[str, Any]:
@@ -443,10 +584,11 @@ def database_settings(cfg: AppConfig, base_dir: Path) -> dict[str, Any]:
     since several requests may write at once (polls, runs).
     """
     name: Any = base_dir / cfg.DATABASE_PATH
-    if cfg.DATABASE_URL:
+    url = cfg.DATABASE_URL.get_secret_value()
+    if url:
         import dj_database_url
 
-        parsed: dict[str, Any] = dict(dj_database_url.parse(cfg.DATABASE_URL))
+        parsed: dict[str, Any] = dict(dj_database_url.parse(url))
         if parsed["ENGINE"] != _SQLITE_ENGINE:
             parsed["CONN_MAX_AGE"] = cfg.DATABASE_CONN_MAX_AGE
             parsed["CONN_HEALTH_CHECKS"] = True
@@ -465,7 +607,7 @@ def azure_auth_settings(cfg: AppConfig) -> dict[str, Any]:
     ``<ENTRA_AUTHORITY_HOST>/<TENANT_ID>``, the user mapping in ``accounts.entra``)."""
     return {
         "CLIENT_ID": cfg.CLIENT_ID,
-        "CLIENT_SECRET": cfg.CLIENT_SECRET,
+        "CLIENT_SECRET": cfg.CLIENT_SECRET.get_secret_value(),
         "CLIENT_TYPE": "confidential_client",
         "REDIRECT_URI": cfg.REDIRECT_URI,
         "SCOPES": list(cfg.ENTRA_SCOPES),
@@ -507,12 +649,3 @@ def content_security_policy(cfg: AppConfig) -> dict[str, Any]:
             "form-action": form_action,
         }
     }
-
-
-def current_config() -> AppConfig:
-    """The validated :class:`AppConfig` of this process (``settings.CONFIG``): the one accessor
-    of the configuration outside the settings module."""
-    from django.conf import settings
-
-    config: AppConfig = settings.CONFIG
-    return config

@@ -1,8 +1,10 @@
 """Django settings. All configuration comes from the environment, and from a ``.env`` file
 in the project folder read with python-dotenv (real environment variables win).
 
-The variables are declared and validated in :mod:`myapp.config`; invalid values are reported
-by the system checks in :mod:`livy.checks` rather than raising here.
+The variables are declared and validated in :mod:`myapp.config`. An invalid security setting
+(or no DJANGO_SECRET while DEBUG is false) raises :class:`myapp.config.UnsafeConfiguration`
+here, so no server starts with it; other invalid values are reported by the system checks in
+:mod:`livy.checks`.
 """
 
 import os
@@ -12,7 +14,13 @@ from pathlib import Path
 from django.core.management.utils import get_random_secret_key
 from dotenv import load_dotenv
 
-from myapp.config import azure_auth_settings, content_security_policy, database_settings, load_config
+from myapp.config import (
+    azure_auth_settings,
+    content_security_policy,
+    database_settings,
+    load_config,
+    refuse_unsafe,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,11 +29,12 @@ if os.environ.get("LIVY_DOTENV", "1") != "0":
     load_dotenv(BASE_DIR / ".env", override=False)
 
 CONFIG, CONFIG_PROBLEMS = load_config(os.environ)
+refuse_unsafe(CONFIG, CONFIG_PROBLEMS)
 
 DEBUG = CONFIG.DEBUG
 # Without DJANGO_SECRET a development server still runs (with a per-process key, so sessions
-# do not survive a restart); livy.checks makes it an error when DEBUG is false.
-SECRET_KEY = CONFIG.DJANGO_SECRET or get_random_secret_key()
+# do not survive a restart); with DEBUG false refuse_unsafe has stopped the process above.
+SECRET_KEY = CONFIG.DJANGO_SECRET.get_secret_value() or get_random_secret_key()
 ALLOWED_HOSTS = CONFIG.ALLOWED_HOSTS
 CSRF_TRUSTED_ORIGINS = CONFIG.CSRF_TRUSTED_ORIGINS
 

@@ -30,7 +30,7 @@ export DJANGO_SETTINGS_MODULE=myapp.settings
 config="$($PY -c '
 import django; django.setup()
 from django.conf import settings
-print(str(settings.CONFIG.DEBUG).lower(), "yes" if settings.CONFIG.DJANGO_SECRET else "no")' | tail -n1)"
+print(str(settings.CONFIG.DEBUG).lower(), "yes" if settings.CONFIG.DJANGO_SECRET.get_secret_value() else "no")' | tail -n1)"
 read -r debug has_secret <<<"$config"
 if [[ "$has_secret" != yes ]]; then
   echo "serve: DJANGO_SECRET is not set: set it (environment or .env) to a long random string, e.g. the output of" >&2

@@ -42,18 +42,29 @@ EXPIRY_MARGIN = 300
 _DISCOVERY_CACHE: dict[Any, Any] = {}
 
 
+class Secret(Protocol):
+    """A secret setting (pydantic's ``SecretStr``): its value only on demand, never in a repr."""
+
+    def get_secret_value(self) -> str: ...
+
+
 class TokenSettings(Protocol):
     """The settings the providers read (:class:`myapp.config.AppConfig` has them all):
     the app registration, the authority and the scopes of the Fabric token."""
 
     CLIENT_ID: str
-    CLIENT_SECRET: str
     TENANT_ID: str
     ENTRA_AUTHORITY_HOST: str
     FABRIC_SCOPES: list[str]
     FABRIC_TENANT_ID: str
     FABRIC_CLIENT_ID: str
-    FABRIC_CLIENT_SECRET: str
+
+    # Read-only, so that any SecretStr (a subtype of Secret) satisfies them.
+    @property
+    def CLIENT_SECRET(self) -> Secret: ...
+
+    @property
+    def FABRIC_CLIENT_SECRET(self) -> Secret: ...
 
     @property
     def entra_authority(self) -> str: ...
@@ -94,7 +105,7 @@ class DelegatedTokenProvider:
         try:
             app = msal.ConfidentialClientApplication(
                 client_id=self.cfg.CLIENT_ID,
-                client_credential=self.cfg.CLIENT_SECRET,
+                client_credential=self.cfg.CLIENT_SECRET.get_secret_value(),
                 authority=self.cfg.entra_authority,
                 token_cache=cache,
                 http_cache=_DISCOVERY_CACHE,
@@ -157,7 +168,7 @@ class ServicePrincipalTokenProvider:
         app = _service_principal_app(
             f"{cfg.ENTRA_AUTHORITY_HOST}/{tenant}",
             cfg.FABRIC_CLIENT_ID or cfg.CLIENT_ID,
-            cfg.FABRIC_CLIENT_SECRET or cfg.CLIENT_SECRET,
+            cfg.FABRIC_CLIENT_SECRET.get_secret_value() or cfg.CLIENT_SECRET.get_secret_value(),
         )
         try:
             result = app.acquire_token_for_client(scopes=list(cfg.FABRIC_SCOPES))

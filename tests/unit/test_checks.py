@@ -192,3 +192,143 @@ def test_fabric_service_principal_needs_its_credentials(settings):
                                    "FABRIC_AUTH": "service_principal", "FABRIC_TENANT_ID": "t"})
     assert sorted(m.obj for m in found) == ["FABRIC_CLIENT_ID", "FABRIC_CLIENT_SECRET"]
     assert {m.id for m in found} == {"livy.E008"}
+
+
+# ------------------------------------------------------------- security settings fail safe
+def _env(tmp_path, **values):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update({"LIVY_DOTENV": "0", "DJANGO_SECRET": "s" * 50, "DATABASE_PATH": str(tmp_path / "db.sqlite3"),
+                **values})
+    return env
+
+
+def test_debug_misspelt_stops_gunicorn_at_start(tmp_path):
+    """`DEBUG=flase gunicorn myapp.wsgi` refuses to start (it ran with DEBUG on: gunicorn runs no
+    system checks), and says which variable and what form it expects."""
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "myapp.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1",
+         "--no-control-socket", "--graceful-timeout", "1"],
+        cwd=ROOT, env=_env(tmp_path, DEBUG="flase"), capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "DEBUG='flase' is invalid: must be true or false" in output, output
+
+
+@pytest.mark.parametrize("entry", [
+    ["manage.py", "check"],
+    ["manage.py", "runserver", "--noreload", "127.0.0.1:0"],
+    ["-c", "import myapp.asgi"],
+    ["-c", "import myapp.wsgi"],
+])
+def test_invalid_debug_stops_every_entry_point(tmp_path, entry):
+    result = subprocess.run([sys.executable, *entry], cwd=ROOT, env=_env(tmp_path, DEBUG="flase"),
+                            capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "DEBUG='flase' is invalid: must be true or false" in output and "Expected: " in output, output
+    if entry[0] == "manage.py":
+        assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize("variable,value,expected", [
+    ("SECURE_SSL_REDIRECT", "sometimes", "must be true or false"),
+    ("SECURE_HSTS_SECONDS", "a year", "valid integer"),
+    ("ALLOWED_HOSTS", "https://spark.example.com", "is not a host name"),
+    ("CSRF_TRUSTED_ORIGINS", "spark.example.com", "is not an origin"),
+    ("DATABASE_URL", "mysql://livy:s3cret-pw@db/livy", "must be a postgres://"),
+])
+def test_invalid_security_setting_stops_manage_py(tmp_path, variable, value, expected):
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=_env(tmp_path, **{variable: value}),
+                            capture_output=True, text=True, timeout=60)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert f"{variable}=" in output and expected in output and "Traceback" not in output, output
+    assert "s3cret-pw" not in output
+
+
+def test_missing_secret_with_debug_off_stops_the_process(tmp_path):
+    env = _env(tmp_path, DEBUG="false")
+    env.pop("DJANGO_SECRET")
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "DJANGO_SECRET is not set and DEBUG is false" in result.stderr
+
+
+def test_other_invalid_values_stay_system_check_errors():
+    cfg, problems = load_config({"LIVY_BACKEND": "foo", "DEBUG": "false", "DJANGO_SECRET": "s" * 50})
+    from myapp.config import refuse_unsafe
+
+    refuse_unsafe(cfg, problems)  # does not raise: manage.py check reports it (livy.E001)
+    assert [p.variable for p in problems] == ["LIVY_BACKEND"]
+
+
+@pytest.mark.parametrize("hosts", ["spark.example.com,localhost", ".example.com", "*", "127.0.0.1,[::1]",
+                                   "my_host.internal"])
+def test_allowed_hosts_that_django_can_match_are_accepted(hosts):
+    assert load_config({"ALLOWED_HOSTS": hosts})[1] == []
+
+
+@pytest.mark.parametrize("hosts", ["localhost:8000", "spark.example.com/app", "http://localhost", "a b"])
+def test_allowed_hosts_that_never_match_are_refused(hosts):
+    problems = load_config({"ALLOWED_HOSTS": hosts})[1]
+    assert [p.variable for p in problems] == ["ALLOWED_HOSTS"] and "not a host name" in problems[0].message
+
+
+@pytest.mark.parametrize("origins,ok", [
+    ("https://spark.example.com", True), ("https://spark.example.com:8443,http://localhost:5000", True),
+    ("https://*.example.com", True), ("spark.example.com", False), ("https://spark.example.com/app", False),
+    ("ftp://spark.example.com", False),
+])
+def test_csrf_trusted_origins_are_origins(origins, ok):
+    problems = load_config({"CSRF_TRUSTED_ORIGINS": origins})[1]
+    assert (problems == []) is ok
+    if not ok:
+        assert problems[0].variable == "CSRF_TRUSTED_ORIGINS" and "scheme://host[:port]" in problems[0].message
+
+
+# ------------------------------------------------------------------------ Entra URIs
+@pytest.mark.parametrize("variable", ["REDIRECT_URI", "LOGOUT_URI"])
+@pytest.mark.parametrize("value", ["localhost:5000/azure_auth/callback", "/accounts/signed-out/",
+                                   "ftp://example.com/x", "https://:443/x"])
+def test_entra_uris_must_be_absolute_http_urls(settings, variable, value):
+    found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, variable: value})
+    assert [(m.id, m.obj) for m in found] == [("livy.E001", variable)]
+    assert "http:// or https:// URL" in found[0].msg
+
+
+def test_entra_uris_are_kept_exactly_as_registered():
+    cfg, problems = load_config({"REDIRECT_URI": "https://spark.example.com/azure_auth/callback",
+                                 "LOGOUT_URI": "https://spark.example.com/accounts/signed-out/"})
+    assert problems == []
+    assert cfg.LOGOUT_URI == "https://spark.example.com/accounts/signed-out/"  # the trailing slash kept
+
+
+# ------------------------------------------------------------------------------ secrets
+def test_secrets_are_secretstr_and_never_in_dumps_or_problems():
+    from pydantic import SecretStr
+
+    from myapp.config import SECRET_FIELDS, AppConfig
+
+    assert SECRET_FIELDS == {"DJANGO_SECRET", "CLIENT_SECRET", "FABRIC_CLIENT_SECRET", "DATABASE_URL"}
+    values = {"DJANGO_SECRET": "django-secret-value-123", "CLIENT_SECRET": "client-secret-value-456",
+              "FABRIC_CLIENT_SECRET": "fabric-secret-value-789",
+              "DATABASE_URL": "postgres://livy:db-password-000@db:5432/livy"}
+    cfg, problems = load_config(values)
+    assert problems == []
+    for name, value in values.items():
+        assert isinstance(getattr(cfg, name), SecretStr) and getattr(cfg, name).get_secret_value() == value
+    text = repr(cfg) + str(cfg.model_dump()) + cfg.model_dump_json()
+    assert not any(value in text for value in values.values())
+    copy = cfg.model_copy(update={"CLIENT_SECRET": "another-secret-111"})
+    assert isinstance(copy.CLIENT_SECRET, SecretStr) and "another-secret-111" not in repr(copy)
+    assert AppConfig.model_fields["DJANGO_SECRET"].repr  # marked once, by its type
+
+
+def test_secret_settings_reach_django_and_msal_unwrapped():
+    from myapp.config import azure_auth_settings, database_settings
+
+    cfg, _ = load_config({"CLIENT_SECRET": "client-secret-value-456",
+                          "DATABASE_URL": "postgres://livy:db-password-000@db:5432/livy"})
+    assert azure_auth_settings(cfg)["CLIENT_SECRET"] == "client-secret-value-456"
+    assert database_settings(cfg, ROOT)["PASSWORD"] == "db-password-000"
