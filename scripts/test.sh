@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # All tests on a fresh machine: the Debian packages that are missing (as root; see below); .venv
-# with the test requirements; ruff, mypy and the check that the committed front-end bundles match
-# a rebuild; the local Apache Livy for the integration tests; then pytest (arguments are passed
-# on); then the suite again on PostgreSQL. Livy is stopped again at the end if this script
-# started it.
+# with the test requirements; ruff, mypy, the check that the committed front-end bundles match
+# a rebuild, and the check that .env.example and the README's configuration table are generated
+# from myapp/config.py (manage.py config_docs --check); the local Apache Livy for the
+# integration tests; then pytest (arguments are passed on); then the suite again on PostgreSQL.
+# Livy is stopped again at the end if this script started it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -48,6 +49,8 @@ echo "test: mypy"
 .venv/bin/mypy
 echo "test: front-end bundles"
 scripts/build-frontend.sh --check
+echo "test: .env.example and the README's configuration table generated from myapp/config.py"
+LIVY_DOTENV=0 .venv/bin/python manage.py config_docs --check
 
 started_livy=0
 # shellcheck disable=SC2317  # (called by the trap)
