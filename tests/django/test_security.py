@@ -556,3 +556,22 @@ def test_entra_error_page_shows_the_code_not_the_description(client, entra, capl
     params = entra.authorize_error(start["Location"], "access_denied", description)
     body = client.get(reverse("entra_callback"), params).content.decode()
     assert "AADSTS50105" in body and "Your administrator" not in body and "&lt;script&gt;" not in body
+
+
+def test_the_debug_error_page_shows_no_secret(settings, rf):
+    """With DEBUG on, Django's error page lists the settings: the secrets of the configuration
+    (SecretStr) and those derived from it (SECRET_KEY, AZURE_AUTH) are masked."""
+    from django.views.debug import technical_500_response
+
+    from myapp.config import azure_auth_settings, load_config
+
+    secrets_ = {"DJANGO_SECRET": "django-secret-value-123", "CLIENT_SECRET": "client-secret-value-456",
+                "FABRIC_CLIENT_SECRET": "fabric-secret-value-789"}
+    settings.CONFIG, _ = load_config(secrets_)
+    settings.SECRET_KEY = secrets_["DJANGO_SECRET"]
+    settings.AZURE_AUTH = azure_auth_settings(settings.CONFIG)
+    settings.DEBUG = True
+    # No traceback: the page would show this test's own source and locals.
+    page = technical_500_response(rf.get("/"), RuntimeError, RuntimeError("boom"), None).content.decode()
+    assert "boom" in page and "DJANGO_SECRET=Secret(&#x27;**********&#x27;)" in page
+    assert not any(value in page for value in secrets_.values())
