@@ -15,7 +15,10 @@
 #      (a file there is trusted as it is), unpacked into .livy/home/
 #   4. a download from the Apache archive (LIVY_DOWNLOAD_URL, default
 #      https://archive.apache.org/dist/incubator/livy/0.9.0-incubating/<zip>), checked against its
-#      .sha512 before it is moved into the cache
+#      .sha512 before it is moved into the cache. (That checksum comes from the same host as the
+#      zip, so it catches a damaged download, not a tampered archive; pinning the published value
+#      here would, but it could not be obtained when this was written.) A zip from LIVY_DIST or
+#      the cache is not hash-checked: it may be a local build of the source, with another hash.
 #   With none of these (e.g. offline): exit 4. Building the source (apache/incubator-livy, tag
 #   v0.9.0-incubating) gives the zip too, in assembly/target/.
 #
