@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -661,15 +661,37 @@ def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
     return None
 
 
+#: Seconds after Livy's ``completed`` stamp during which an ``available`` statement without
+#: output is still taken as running (see :func:`_output_pending`).
+OUTPUT_LAG_SECONDS = 10.0
+
+
+def _output_pending(livy: LivyStatement, now: datetime | None = None) -> bool:
+    """True when Livy says ``available`` but the output is not there yet. Livy's REPL sets a
+    statement's output before its state, yet the copy it sends to the server is serialised
+    field by field in name order (Kryo: ``completed``, ..., ``output``, ..., ``state``), so a
+    read during the switch can carry ``available`` with ``output`` null and ``completed`` 0
+    (seen on a real Livy 0.9: ``%table`` shown finished and empty for good). Such a statement
+    is read again; one still without output ``OUTPUT_LAG_SECONDS`` after its ``completed``
+    stamp is finished with no output (a server that answers so for good)."""
+    if livy.state != StatementState.AVAILABLE or livy.output is not None:
+        return False
+    if livy.completed is None:
+        return True
+    return ((now or timezone.now()) - livy.completed).total_seconds() < OUTPUT_LAG_SECONDS
+
+
 def _finished(livy: LivyStatement) -> bool:
-    """True when Livy's statement is terminal."""
-    return livy.state.is_terminal
+    """True when Livy's statement is terminal with everything it will carry (its output)."""
+    return livy.state.is_terminal and not _output_pending(livy)
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
-    """Copy Livy's statement into ``stmt`` in memory."""
+    """Copy Livy's statement into ``stmt`` in memory; one whose output is still on its way
+    (:func:`_output_pending`) stays ``running``, so the next read fills it in."""
     stmt.livy_id = livy.id
-    stmt.state = livy.state.value[:32]
+    pending = _output_pending(livy)
+    stmt.state = (StatementState.RUNNING if pending else livy.state).value[:32]
     stmt.progress = livy.progress
     if livy.started:
         stmt.started_at = livy.started
@@ -684,7 +706,7 @@ def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
             if livy.state == StatementState.AVAILABLE:
                 # Livy reports a failed statement as available with an error output.
                 stmt.state = StatementState.ERROR.value
-    if livy.state.is_terminal:
+    if livy.state.is_terminal and not pending:
         stmt.progress = 1.0 if livy.state == StatementState.AVAILABLE else stmt.progress
         stmt.completed_at = livy.completed or stmt.completed_at or timezone.now()
 

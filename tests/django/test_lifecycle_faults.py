@@ -227,3 +227,38 @@ def test_the_owners_post_poll_that_sends_queued_code_waits_for_a_quick_result(ed
     stmt.refresh_from_db()
     assert stmt.state == "available" and stmt.output["data"]["text/plain"] == "2"
 
+
+def test_a_statement_read_as_available_before_its_output_is_read_again_until_the_output_is_there(editor, livy_api):
+    """Livy's REPL sets the output before the state, but its copy to the server reads the
+    fields in name order: one read can say ``available`` with ``output: null`` (a real Livy
+    showed ``%table squares`` finished and empty for good). The next poll must fill it in."""
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="%table squares", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    table = {"status": "ok", "execution_count": 0,
+             "data": {"application/vnd.livy.table.v1+json": {"headers": [{"name": "n", "type": "LONG_TYPE"}],
+                                                              "data": [[0], [1]]}}}
+    url = f"{LIVY}/sessions/4/statements/0"
+    livy_api.get(url, json=statement_json(0, "available", "%table squares", output=None, progress=1.0, started=1))
+    livy_api.get(url, json=statement_json(0, "available", "%table squares", output=table, progress=1.0,
+                                          started=1, completed=2))
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert not stmt.is_terminal and stmt.output is None  # still shown running: the page polls again
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.output["data"]["application/vnd.livy.table.v1+json"]["data"] == [[0], [1]]
+
+
+def test_a_statement_that_stays_available_without_output_is_finished_in_the_end(editor, livy_api):
+    """A server that answers ``available`` without output for good (long after ``completed``)
+    does not leave the statement running forever."""
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x = 1", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    long_ago = int((timezone.now().timestamp() - 60) * 1000)
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "x = 1", output=None,
+                                                                          progress=1.0, started=1, completed=long_ago))
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.is_terminal
