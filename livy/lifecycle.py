@@ -274,9 +274,11 @@ def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, s
     * one ``GET /sessions/{id}`` while the session starts (or is busy with nothing of ours
       open, or code is to be sent), which also proves the session is still ours;
     * one ``GET .../statements/{sid}`` per running statement (its ``code`` proves it is
-      ours), the session read every ``LIVY_SESSION_CHECK_INTERVAL`` seconds besides (a
-      session that died leaves its statements ``running``), and once before the output of a
-      statement that finished is copied (it must be proved ours).
+      ours), and a session read only when that answer is an error (Apache Livy's answer for
+      a session that ended is 404 or 400) or when the statement finished (the session is
+      proved ours before its output is copied). On a backend whose statement answer does not
+      tell a dead session (Fabric), the session is read every ``LIVY_SESSION_CHECK_INTERVAL``
+      seconds besides.
 
     ``owner_acting``: the owner (or a caller acting for them) looks; only then are unconfirmed
     sends settled, and with per-user tokens only then may a 404 end the session. ``send``:
@@ -330,10 +332,15 @@ def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, s
 
 
 def _session_check_due(session: SparkSession, client: LivyClient) -> bool:
-    """True when the session was last read (or written) more than
-    ``LIVY_SESSION_CHECK_INTERVAL`` seconds ago: a session that dies under a running
-    statement leaves that statement ``running`` on Livy, so reading statements alone would
-    never notice."""
+    """True when the session must be read beside its running statements: on a backend whose
+    statement answer does not tell a session that ended
+    (``statement_read_tells_session_end`` false), once it was last read (or written) more than
+    ``LIVY_SESSION_CHECK_INTERVAL`` seconds ago, since such a session leaves its statements
+    ``running``. Apache Livy answers a statement read of an ended session with 400 ("Session
+    isn't active", ``InteractiveSession.getStatement``) or 404 once deleted, so there the
+    statement reads alone suffice: one Livy request per poll."""
+    if client.backend.statement_read_tells_session_end:
+        return False
     interval = current_config().LIVY_SESSION_CHECK_INTERVAL
     return session.updated_at is None or (timezone.now() - session.updated_at).total_seconds() >= interval
 
@@ -386,9 +393,9 @@ class _Reader:
         gone, ended or someone else's (then nothing of it is copied, and the caller stops).
 
         Livy's statement under our ids must have our code, else Livy restarted and the session
-        under our id is someone else's. A 404 is explained by reading the session: a session
-        that ended is ended here; a missing statement of a live session fails that statement
-        alone. Before an output or a final state is copied,
+        under our id is someone else's. An error answer (404, 400, 5xx) is explained by
+        reading the session: a session that ended is ended here; a missing statement of a
+        live session fails that statement alone. Before an output or a final state is copied,
         the session is proved ours once in the request, since two users may run the same
         code. An answer of the wrong shape fails that statement alone, with the reason. Rows
         are written only while the statement is still open (a Stop meanwhile wins)."""
@@ -406,6 +413,14 @@ class _Reader:
             _fail(stmt, f"Livy's answer for this statement could not be read: {exc}")
             _save_statement(stmt, state__in=_open_values())
             return True
+        except LivyThrottled:
+            raise
+        except LivyHTTPError as exc:
+            # Apache Livy answers 400 "Session isn't active" for a session that ended, and a
+            # 5xx while its driver dies: the session says which.
+            if (exc.status == 400 or exc.status >= 500) and not self._still_ours():
+                return False
+            raise
         if end_if_statement_not_ours(session, stmt, livy, may_end=self.may_end):
             return False
         if (livy.output is not None or _finished(livy)) and not self.proved:

@@ -16,9 +16,9 @@ in one of these detectors, all in this module:
   (the process died mid-call).
 * :func:`retire_elsewhere`: the row's Livy is no longer the configured endpoint.
 
-While statements run, the session is read every ``LIVY_SESSION_CHECK_INTERVAL`` seconds
-beside them, and whenever a statement read answers 404 (:mod:`livy.lifecycle`,
-``_Reader.read_statement``).
+A read of a running statement comes first and tells most deaths by itself (Apache Livy answers
+404 once the session is deleted and 400 "Session isn't active" once it ended); only then is the
+session read (:mod:`livy.lifecycle`, ``_Reader.read_statement``).
 
 Every detector calls :func:`end_session`, the only place a session *ends*: the row is closed
 (``active`` false, a terminal state, ``ended_at``, the reason in ``error_message`` unless one is

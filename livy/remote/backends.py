@@ -68,6 +68,10 @@ class LivyBackend:
     early_errors_expected = False
     #: The server has ``POST /sessions/{id}/completion`` (Apache Livy 0.5+; not Fabric).
     supports_completion = True
+    #: A statement read of a session that ended fails: Apache Livy answers 400 "Session isn't
+    #: active" (``InteractiveSession.getStatement`` requires an active session) and 404 once it
+    #: is deleted, so reading a running statement also tells whether its session died.
+    statement_read_tells_session_end = True
     #: The server has ``GET /version`` and ``GET /sessions/{id}/log`` (Apache Livy; not Fabric).
     supports_version = True
     supports_log = True
@@ -158,6 +162,8 @@ class FabricLivyBackend(LivyBackend):
     supports_reset_timeout = True
     early_errors_expected = True
     supports_completion = False
+    #: Not described by Fabric's swagger: the session is read beside running statements.
+    statement_read_tells_session_end = False
     supports_version = False
     supports_log = False
 

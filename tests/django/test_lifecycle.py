@@ -171,6 +171,8 @@ def test_session_killed_outside_fails_its_open_statements(editor, livy_api):
                                           name="pytest-1", state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "dead", log=["ERROR OOM"]))
+    # What Apache Livy answers for a statement of a session that ended (InteractiveSession.getStatement).
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", status=400, json={"msg": "requirement failed: Session isn't active."})
     lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     session.refresh_from_db()

@@ -262,3 +262,25 @@ def test_a_statement_that_stays_available_without_output_is_finished_in_the_end(
     lifecycle.poll(session, client=livy_client(), user=editor)
     stmt.refresh_from_db()
     assert stmt.state == "available" and stmt.is_terminal
+
+
+def test_a_running_statement_costs_one_livy_read_per_poll_and_its_deleted_session_is_still_noticed(editor, livy_api,
+                                                                                                     settings):
+    """Apache Livy's statement answer tells a session that ended (404 once deleted, 400 once
+    dead), so polls read only the statement however long it runs; the session is read when
+    that answer is an error, and then ended."""
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 0.0})
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    url = f"{LIVY}/sessions/4/statements/0"
+    livy_api.get(url, json=statement_json(0, "running", "long()", progress=0.3))
+    for _ in range(3):
+        lifecycle.poll(session, client=livy_client(), user=editor)
+    assert [c.request.url for c in livy_api.calls] == [url] * 3
+    livy_api.upsert("GET", url, status=404, json={"msg": "Session '4' not found."})
+    livy_api.get(f"{LIVY}/sessions/4", status=404, json={"msg": "Session '4' not found."})
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    session.refresh_from_db()
+    stmt.refresh_from_db()
+    assert (session.state, session.active) == ("dead", False) and "no longer knows" in session.error_message
+    assert stmt.state == "failed" and stmt.error_name == "SessionEnded"
