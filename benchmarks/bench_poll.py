@@ -10,7 +10,9 @@ something else than its label (an error path, a skipped refresh) shows it:
 
 1. the notebook's poll (``GET /live/?open=<pk>&after=<pk>``) while a statement runs, every
    poll reading Livy (``LIVY_REFRESH_MIN_INTERVAL=0``): one ``GET .../statements/{id}`` per
-   poll, and the session every ``LIVY_SESSION_CHECK_INTERVAL`` seconds;
+   poll, and no session read while Apache Livy's statement answer is a success (it would be
+   400 or 404 for a session that ended); ``LIVY_SESSION_CHECK_INTERVAL=0.5`` (one per ~15
+   polls) shows what a backend that needs the session checks would cost;
 2. the notebook's poll once everything has finished (served from the database: no Livy call);
 3. the session page's poll once everything has finished (no Livy call);
 4. the notebook page with a long history (200 statements with output; it shows the latest 50),
@@ -48,6 +50,9 @@ os.environ.update({
     "LIVY_BACKEND": "apache",
     "LIVY_BASE_ENDPOINT": "http://127.0.0.1:8998",
     "LIVY_REFRESH_MIN_INTERVAL": "0",
+    # Row 1 polls about 30 times a second: a session check every 0.5 s is one per ~15 polls,
+    # as the default 15 s is at the page's 1 s polls.
+    "LIVY_SESSION_CHECK_INTERVAL": "0.5",
 })
 # WhiteNoise (DEBUG=false) warns that staticfiles/ was never collected: no static file is asked for here.
 warnings.filterwarnings("ignore", message="No directory at")

@@ -1,5 +1,6 @@
 """The session and statement lifecycle: the only module that changes session and statement
-rows. Views call these functions; these call the Livy client they are given.
+rows (with :mod:`livy.session_end`, where a session that died is ended). Views and the
+management commands call these functions; these call the Livy client they are given.
 
 Rules:
 
@@ -10,7 +11,10 @@ Rules:
   session becomes ready, in submission order. Claims on rows are conditional ``UPDATE``\\ s, so
   several processes or tabs never send the same statement twice.
 * Refreshing from Livy happens only while something is not terminal, and at most once per
-  ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll.
+  ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll. There is one
+  refresh per intent: :func:`poll` (a page's GET poll), :func:`verify` (a page load),
+  :func:`dispatch` (the owner's POST, which sends queued code) and :func:`refresh_unattended`
+  (the maintenance command and the reaper).
 
 Errors: functions raise :class:`livy.remote.errors.LivyError` subclasses when Livy cannot be used;
 views turn them into messages. Nothing the user typed is lost: a statement that could not
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -44,37 +48,34 @@ from livy.remote.errors import (
 from livy.remote.states import SessionState, StatementState
 from livy.remote.types import LivySession, LivyStatement, SessionSpec
 from livy.selectors import active_session, needs_refresh, open_statements
+from livy.session_end import (
+    START_FAILED,
+    SessionCheck,
+    check_session,
+    close_if_start_abandoned,
+    end_if_statement_not_ours,
+    end_session,
+    fail_open_statements,
+    is_ours,
+    longest_send_seconds,
+    record_session,
+    retire_elsewhere,
+)
 from livy.states import BUSY_SESSION_VALUES, statement_is_terminal
-from myapp.config import AppConfig
 
 log = logging.getLogger(__name__)
 
-#: Seconds on top of the request timeouts below before a send with no answer is settled.
-SUBMIT_GRACE_SECONDS = 30
-#: A send may take this many request timeouts in the worst case (connect and read are timed
-#: separately, a token fetch comes first, a 401 retries once): only after that is a
-#: ``sending`` statement (or a start without a Livy id) looked at again.
-RECONCILE_AFTER_TIMEOUTS = 4
-#: Shown when Livy answers 404 for a session we still had as alive.
-SESSION_GONE = (
-    "Livy no longer knows this session (it was stopped, timed out, or Livy restarted): its variables are gone. "
-    "Run your code again to start a new session."
-)
-#: Start of the reason of a session row whose create call Livy refused or never got.
-START_FAILED = "Livy could not start the session: "
-#: Shown when Livy's session under our id is not ours (Livy restarted and reused the id).
-SESSION_REPLACED = (
-    "Livy no longer has this session: the session now under its id belongs to someone else "
-    "(Livy restarted and numbers sessions from 0 again). Its variables are gone; run your code again "
-    "to start a new session."
-)
+__all__ = [
+    "START_FAILED", "cancel", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive", "poll",
+    "refresh_unattended", "session_log_tail", "session_spec", "stop_session", "submit", "verify",
+]
 
 
-def session_spec(cfg: AppConfig | None = None) -> SessionSpec:
+def session_spec() -> SessionSpec:
     """The spec of a new session: ``LIVY_SESSION_NAME_PREFIX`` + a UTC timestamp down to the
     microsecond, kind ``pyspark``, ``conf`` from ``LIVY_SPARK_CONF``, ``pyFiles`` from
     ``LIVY_SPARK_DEPENDENCIES``."""
-    cfg = cfg or current_config()
+    cfg = current_config()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")
     return SessionSpec(
         name=f"{cfg.LIVY_SESSION_NAME_PREFIX}{stamp}",
@@ -85,46 +86,41 @@ def session_spec(cfg: AppConfig | None = None) -> SessionSpec:
 
 
 # -------------------------------------------------------------------------------- sessions
-def _retire_elsewhere(user: Any, cfg: AppConfig) -> None:
-    """Close the user's sessions left active on another endpoint of this backend (the
-    configuration changed since they started), so a new one may become active."""
-    for row in SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, active=True).exclude(
-        endpoint=cfg.LIVY_BASE_ENDPOINT
-    ):
-        _retire(row, "The Livy endpoint changed since this session started.", state=SessionState.DEAD)
-        _fail_open_statements(row)
-
-
-def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = None) -> SparkSession:
+def ensure_session(user: Any, *, client: LivyClient) -> SparkSession:
     """The user's live session, started now if there is none (or the last one ended).
 
-    A reused session is checked on Livy first (one GET); one Livy has forgotten is closed and
-    replaced. The row is created first; if another request created one at the same moment,
-    that one is returned. The Livy create call returns at once with the session ``starting``.
-    Raises :class:`LivyError` if Livy refuses or cannot be reached (the row then records
-    the error and is no longer active).
+    A reused session is checked on Livy first (one GET); one Livy has forgotten is ended
+    (:mod:`livy.session_end`) and replaced. The row is created first; if another request
+    created one at the same moment, that one is returned. The Livy create call returns at once
+    with the session ``starting``. Raises :class:`LivyError` if Livy refuses or cannot be
+    reached (the row then records the error and is no longer active).
     """
-    cfg = cfg or current_config()
-    _retire_elsewhere(user, cfg)
-    row = active_session(user, cfg=cfg)
+    return _ensure_session(user, client)[0]
+
+
+def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
+    """:func:`ensure_session`, and whether Livy's session was proved ours (id and name) by
+    this call (a reused session that Livy still has)."""
+    cfg = current_config()
+    retire_elsewhere(user)
+    row = active_session(user)
     if row is not None and not row.is_terminal:
         if row.livy_id:
             # Health check: Livy may have ended the session (timeout, restart) since last seen,
             # or given its id to someone else's session after a restart.
-            _verified(row, client)
+            if check_session(row, client, may_end=True).ours and not row.is_terminal:
+                return row, True
         else:
-            _close_if_start_abandoned(row)
-        if row.is_terminal:
-            _fail_open_statements(row)
+            close_if_start_abandoned(row)
     if row is not None and not row.is_terminal:
-        return row
+        return row, False
     if row is not None:
-        _retire(row)
+        end_session(row)
 
-    spec = session_spec(cfg)
+    spec = session_spec()
     try:
         with transaction.atomic():
-            row = _reopen_failed_start(user, spec, cfg) or SparkSession.objects.create(
+            row = _reopen_failed_start(user, spec) or SparkSession.objects.create(
                 owner=user,
                 backend=cfg.LIVY_BACKEND,
                 endpoint=cfg.LIVY_BASE_ENDPOINT,
@@ -135,25 +131,23 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
             )
     except IntegrityError:
         # Another request of this user won the race: use its session.
-        winner = active_session(user, cfg=cfg)
+        winner = active_session(user)
         if winner is None:  # pragma: no cover - retired between the two statements
             raise
-        return winner
+        return winner, False
 
     try:
         livy = client.create_session(spec)
     except LivyOutcomeUnknown as exc:
         found = _find_session_by_name(client, spec.name)
         if found is None:
-            _retire(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
+            end_session(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
             raise
         livy = found
     except LivyError as exc:
-        _retire(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
-        _fail_open_statements(row)
+        end_session(row, f"{START_FAILED}{exc}", state=SessionState.ERROR)
         raise
-    _apply_session(row, livy)
-    if not _save_if_active(row):
+    if not record_session(row, livy):
         # Stopped while Livy was starting it: do not leave a Spark session nobody tracks.
         try:
             client.delete_session(livy.id)
@@ -163,13 +157,14 @@ def ensure_session(user: Any, *, client: LivyClient, cfg: AppConfig | None = Non
     if cfg.LIVY_SESSION_INIT_CODE.strip():
         Statement.objects.create(session=row, author=user, code=cfg.LIVY_SESSION_INIT_CODE, kind=row.kind)
     log.info("user %s started Livy session %s (%s)", user.pk, row.livy_id, row.name)
-    return row
+    return row, False
 
 
-def _reopen_failed_start(user: Any, spec: SessionSpec, cfg: AppConfig) -> SparkSession | None:
+def _reopen_failed_start(user: Any, spec: SessionSpec) -> SparkSession | None:
     """The user's latest session row, made active again for a new start, when it is one whose
     start failed before Livy gave it an id: repeated Runs against a Livy that cannot start a
     session keep one ``error`` row (holding the failed statements), not one per click."""
+    cfg = current_config()
     latest = (
         SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
         .order_by("-created_at", "-pk")
@@ -192,16 +187,16 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
     """Delete the session on Livy and close its row; statements not finished are cancelled.
 
     The session is deleted only if Livy's session under our id is still ours (same name: see
-    :func:`_is_ours`); one Livy no longer knows, or that now belongs to someone else, is
-    closed here without touching Livy. Raises :class:`LivyError` when Livy cannot be reached
-    (the row stays as it was, so the user can try again).
+    :func:`livy.session_end.is_ours`); one Livy no longer knows, or that now belongs to someone
+    else, is closed here without touching Livy. Raises :class:`LivyError` when Livy cannot be
+    reached (the row stays as it was, so the user can try again).
     """
     if session.livy_id and not session.is_terminal:
         try:
             livy: LivySession | None = client.get_session(session.livy_id)
         except LivyNotFound:
             livy = None  # gone, or hidden from this caller (Fabric): the DELETE below says which
-        if livy is not None and not _is_ours(session, livy):
+        if livy is not None and not is_ours(session, livy):
             log.warning("not deleting Livy session %s: it is no longer row %s's", session.livy_id, session.pk)
         else:
             try:
@@ -224,65 +219,99 @@ def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
     return session
 
 
-def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
-            actor: Any = None, read_only: bool = False, dispatch: bool = False,
-            verify: bool = False, wait: float = 0.0) -> SparkSession:
-    """Bring the session and its unfinished statements up to date from Livy, with no more
-    Livy calls than the answer needs:
+# -------------------------------------------------------------------- refreshing, by intent
+def poll(session: SparkSession, *, client: LivyClient, user: Any = None) -> SparkSession:
+    """A page's poll (a GET, by ``user``; None: the owner): bring the session and its
+    unfinished statements up to date from Livy, only reading, with no more Livy calls than
+    the answer needs (see :func:`_refresh`). Never sends code.
 
-    * nothing at all when everything is terminal, the session idle with no statement left
-      open, or another request refreshed this session less than
+    ``user`` other than the owner (an administrator): with per-user tokens (Fabric) a 404 is
+    not taken as the session being gone, since it may only be hidden from them. Raises
+    :class:`LivyError` when Livy cannot be reached; rows are left as they were.
+    """
+    return _refresh(session, client, owner_acting=_is_owner(session, user))
+
+
+def verify(session: SparkSession, *, client: LivyClient, user: Any = None) -> SparkSession:
+    """A page load by ``user``: :func:`poll`, and an idle session with nothing open is read
+    too (one ``GET /sessions/{id}``): Livy may have ended it, or restarted, while nobody
+    looked. Raises as :func:`poll` does."""
+    return _refresh(session, client, owner_acting=_is_owner(session, user), read_idle=True)
+
+
+def dispatch(session: SparkSession, *, client: LivyClient, user: Any = None, wait: float = 0.0) -> SparkSession:
+    """The owner's POST while statements are queued (``user`` None: the owner): :func:`poll`,
+    and once the session is ready its queued statements are sent (:func:`dispatch_queued`),
+    the server's idle timer is reset (Fabric), and the answer is held up to ``wait`` seconds
+    until the first statement sent finishes, as a Run does. Anyone else's POST only reads.
+    Raises as :func:`poll` does; a send's errors as :func:`dispatch_queued` says."""
+    owner = _is_owner(session, user)
+    return _refresh(session, client, owner_acting=owner, send=owner, wait=wait)
+
+
+def refresh_unattended(session: SparkSession, *, client: LivyClient) -> SparkSession:
+    """The read of a job with no user (the maintenance command, the reaper before it decides):
+    the session is read even when idle, whatever the last refresh (no
+    ``LIVY_REFRESH_MIN_INTERVAL`` wait), nothing is sent and no idle timer reset, so a row
+    nobody looked at shows what Livy says (a session Livy ended is ended). With per-user
+    tokens a 404 is not taken as gone (no user to ask as). Raises :class:`LivyError` when
+    Livy cannot be reached."""
+    return _refresh(session, client, owner_acting=False, read_idle=True, force=True)
+
+
+def _is_owner(session: SparkSession, user: Any) -> bool:
+    """True when ``user`` (None: a caller acting for the owner) owns ``session``."""
+    return user is None or user.pk == session.owner_id
+
+
+def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, send: bool = False,
+             read_idle: bool = False, force: bool = False, wait: float = 0.0) -> SparkSession:
+    """The one refresh behind the intents above. Livy calls:
+
+    * none when everything is terminal, the session idle with no statement left open (unless
+      ``read_idle``), or another request refreshed this session less than
       ``LIVY_REFRESH_MIN_INTERVAL`` seconds ago (unless ``force``);
     * one ``GET /sessions/{id}`` while the session starts (or is busy with nothing of ours
-      open), which also proves the session is still ours (:func:`_is_ours`);
+      open, or code is to be sent), which also proves the session is still ours;
     * one ``GET .../statements/{sid}`` per running statement (its ``code`` proves it is
-      ours), the session read every ``LIVY_SESSION_CHECK_INTERVAL`` seconds besides (a
-      session that died leaves its statements ``running``), and one session read when the
-      last of them finishes (idle or busy again).
+      ours), and a session read only when that answer is an error (Apache Livy's answer for
+      a session that ended is 404 or 400) or when the statement finished (the session is
+      proved ours before its output is copied). On a backend whose statement answer does not
+      tell a dead session (Fabric), the session is read every ``LIVY_SESSION_CHECK_INTERVAL``
+      seconds besides.
 
-    A session Livy no longer knows, or that is no longer ours, becomes ``dead`` and its
-    unfinished statements ``failed``. Raises :class:`LivyError` when Livy cannot be reached;
-    rows are left as they were.
-
-    Code is sent only with ``dispatch`` (a POST by the owner, allowed to run code): then
-    queued statements go out once the session is ready, and the session's idle timer is
-    reset (Fabric). A GET poll calls this without ``dispatch`` and only reads.
-
-    ``actor`` is the user looking; when it is not the owner (an administrator), the refresh
-    only reads, and with per-user tokens (Fabric) a 404 is not taken as the session being
-    gone, since it may only be hidden from the actor. ``read_only`` reads the same way for
-    any caller (the reaper). ``verify`` reads an idle session too (a full page load: Livy
-    may have ended it, or restarted, while nobody looked). ``wait`` (seconds, with
-    ``dispatch``) holds the answer until the first statement it sent finishes, as a Run does.
-    """
-    if not (needs_refresh(session) or (verify and session.livy_id and not session.is_terminal)):
+    ``owner_acting``: the owner (or a caller acting for them) looks; only then are unconfirmed
+    sends settled, and with per-user tokens only then may a 404 end the session. ``send``:
+    queued statements go out once the session is ready, waiting up to ``wait`` seconds for the
+    first of them. A session that died is ended (:mod:`livy.session_end`)."""
+    if not (needs_refresh(session) or (read_idle and session.livy_id and not session.is_terminal)):
         return session
     if session.endpoint != current_config().LIVY_BASE_ENDPOINT:
         # Its Livy is no longer the configured one: its ids mean nothing to this server.
         return session
-    if not force and not _claim_refresh(session):
+    if not _claim_refresh(session, force=force):
         session.refresh_from_db()
         return session
 
-    owner_acting = not read_only and (actor is None or actor.pk == session.owner_id)
-    may_retire = owner_acting or not client.backend.user_tokens
+    reader = _Reader(session, client, may_end=owner_acting or not client.backend.user_tokens)
     running = list(open_statements(session).filter(livy_id__isnull=False))
     queued = open_statements(session).filter(livy_id__isnull=True).exists()
-    verified = False
     if session.livy_id and not session.is_terminal:
-        if verify or not session.is_ready or not running or (dispatch and queued) or _session_check_due(session):
-            verified = _verified(session, client, retire=may_retire) is not None
+        if (read_idle or not session.is_ready or not running or (send and queued)
+                or _session_check_due(session, client)):
+            reader.check()
     elif not session.is_terminal:
-        _close_if_start_abandoned(session)
+        close_if_start_abandoned(session)
 
     if session.is_terminal:
-        _fail_open_statements(session)
+        # Ended before (by another request), with a statement saved on it meanwhile.
+        fail_open_statements(session)
         return session
 
-    if owner_acting and session.is_ready and verified:
+    if owner_acting and session.is_ready and reader.proved:
         # Settling unconfirmed sends only reads Livy's list: any owner's refresh may do it.
         _reconcile_submissions(session, client)
-    if dispatch and owner_acting and session.is_ready and verified:
+    if send and session.is_ready and reader.proved:
         before = {stmt.pk for stmt in running}
         dispatch_queued(session, client=client)
         _keep_alive_quietly(session, client)
@@ -290,34 +319,46 @@ def refresh(session: SparkSession, *, client: LivyClient, force: bool = False,
         sent = [stmt for stmt in running if stmt.pk not in before]
         if wait > 0 and sent:
             # Just sent, as a Run would have: wait for the first of them, then read the rest.
-            _await_statement(session, sent[0], client, wait)
+            _await_statement(reader, sent[0], wait)
             running = list(open_statements(session).filter(livy_id__isnull=False))
             if not running:
                 return session
     if running and session.livy_id:
         for stmt in running:
-            if not _read_statement(session, stmt, client, may_retire=may_retire):
+            if not reader.read_statement(stmt):
                 return session
-        _settle_after_statements(session, running, client, may_retire=may_retire)
+        _settle_after_statements(reader, running)
     return session
 
 
-def _settle_after_statements(session: SparkSession, finished: list[Statement], client: LivyClient, *,
-                             may_retire: bool) -> None:
+def _session_check_due(session: SparkSession, client: LivyClient) -> bool:
+    """True when the session must be read beside its running statements: on a backend whose
+    statement answer does not tell a session that ended
+    (``statement_read_tells_session_end`` false), once it was last read (or written) more than
+    ``LIVY_SESSION_CHECK_INTERVAL`` seconds ago, since such a session leaves its statements
+    ``running``. Apache Livy answers a statement read of an ended session with 400 ("Session
+    isn't active", ``InteractiveSession.getStatement``) or 404 once deleted, so there the
+    statement reads alone suffice: one Livy request per poll."""
+    if client.backend.statement_read_tells_session_end:
+        return False
+    interval = current_config().LIVY_SESSION_CHECK_INTERVAL
+    return session.updated_at is None or (timezone.now() - session.updated_at).total_seconds() >= interval
+
+
+def _settle_after_statements(reader: _Reader, finished: list[Statement]) -> None:
     """Once none of the session's statements runs any more, bring the session's state up to
     date with as few Livy calls as possible: a statement that ended ``available`` or
     ``error`` means the REPL finished, so the session is idle again (no call); after a
     cancel, driver-side code may still run (Livy keeps the session ``busy``), so the session
     is read."""
+    session = reader.session
     if open_statements(session).filter(livy_id__isnull=False).exists():
         return
     cancelled = any(
         s.state == StatementState.CANCELLED.value for s in Statement.objects.filter(pk__in=[f.pk for f in finished])
     )
     if cancelled:
-        _verified(session, client, retire=may_retire)
-        if session.is_terminal:
-            _fail_open_statements(session)
+        reader.check()
         return
     if SparkSession.objects.filter(
         pk=session.pk, name=session.name, active=True, state__in=BUSY_SESSION_VALUES
@@ -325,53 +366,71 @@ def _settle_after_statements(session: SparkSession, finished: list[Statement], c
         session.state = SessionState.IDLE.value
 
 
-def _session_check_due(session: SparkSession) -> bool:
-    """True when the session was last read (or written) more than
-    ``LIVY_SESSION_CHECK_INTERVAL`` seconds ago: a session that dies under a running
-    statement leaves that statement ``running`` on Livy, so reading statements alone would
-    never notice."""
-    interval = current_config().LIVY_SESSION_CHECK_INTERVAL
-    return session.updated_at is None or (timezone.now() - session.updated_at).total_seconds() >= interval
+class _Reader:
+    """One request's reads of one session and its statements. It remembers whether Livy's
+    session was proved ours (id and name) in this request, so that is asked once however
+    many statements finish; ``may_end``: a dead or replaced session may be ended by these
+    reads (see :mod:`livy.session_end`)."""
 
+    def __init__(self, session: SparkSession, client: LivyClient, *, may_end: bool, proved: bool = False):
+        self.session = session
+        self.client = client
+        self.may_end = may_end
+        self.proved = proved
 
-def _read_statement(session: SparkSession, stmt: Statement, client: LivyClient, *, may_retire: bool) -> bool:
-    """Read one running statement into its row. Livy's statement under our ids must have our
-    code, else Livy restarted and the session under our id is someone else's: the session
-    is closed (returns False, nothing of theirs is copied). Before an output or a final
-    state is copied, the session itself is proved ours (id and name, :func:`_verified`) once
-    in the request, since two users may run the same code. A missing statement or an answer
-    of the wrong shape fails that statement alone, with the reason. Rows are written only
-    while the statement is still open (a Stop meanwhile wins)."""
-    try:
-        livy = client.get_statement(session.livy_id, stmt.livy_id)
-    except LivyNotFound:
-        # Either the session is gone (Livy restarted) or only the statement: ask the session.
-        if _verified(session, client, retire=may_retire) is None:
-            if session.is_terminal:
-                _fail_open_statements(session)
+    def check(self) -> SessionCheck:
+        """Read the session (:func:`livy.session_end.check_session`) and remember the fact."""
+        check = check_session(self.session, self.client, may_end=self.may_end)
+        self.proved = self.proved or check.ours
+        return check
+
+    def _still_ours(self) -> bool:
+        """Read the session: True when it is ours and Livy has not ended it."""
+        return self.check().ours and not self.session.is_terminal
+
+    def read_statement(self, stmt: Statement) -> bool:
+        """Read one running statement into its row; False when the session turned out to be
+        gone, ended or someone else's (then nothing of it is copied, and the caller stops).
+
+        Livy's statement under our ids must have our code, else Livy restarted and the session
+        under our id is someone else's. An error answer (404, 400, 5xx) is explained by
+        reading the session: a session that ended is ended here; a missing statement of a
+        live session fails that statement alone. Before an output or a final state is copied,
+        the session is proved ours once in the request, since two users may run the same
+        code. An answer of the wrong shape fails that statement alone, with the reason. Rows
+        are written only while the statement is still open (a Stop meanwhile wins)."""
+        session = self.session
+        try:
+            livy = self.client.get_statement(session.livy_id, stmt.livy_id)
+        except LivyNotFound:
+            # Either the session is gone (deleted, or Livy restarted) or only the statement.
+            if not self._still_ours():
+                return False
+            _fail(stmt, "Livy no longer knows this statement.")
+            _save_statement(stmt, state__in=_open_values())
+            return True
+        except LivyProtocolError as exc:
+            _fail(stmt, f"Livy's answer for this statement could not be read: {exc}")
+            _save_statement(stmt, state__in=_open_values())
+            return True
+        except LivyThrottled:
+            raise
+        except LivyHTTPError as exc:
+            # Apache Livy answers 400 "Session isn't active" for a session that ended, and a
+            # 5xx while its driver dies: the session says which.
+            if (exc.status == 400 or exc.status >= 500) and not self._still_ours():
+                return False
+            raise
+        if end_if_statement_not_ours(session, stmt, livy, may_end=self.may_end):
             return False
-        _fail(stmt, "Livy no longer knows this statement.")
-        _save_statement(stmt, state__in=_open_values())
+        if (livy.output is not None or _finished(livy)) and not self.proved:
+            if not self.check().ours:
+                return False
+        before = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
+        _apply_statement(stmt, livy)
+        if any(getattr(stmt, name) != value for name, value in before.items()):
+            _save_statement(stmt, state__in=_open_values())
         return True
-    except LivyProtocolError as exc:
-        _fail(stmt, f"Livy's answer for this statement could not be read: {exc}")
-        _save_statement(stmt, state__in=_open_values())
-        return True
-    if livy.code != stmt.code:
-        if may_retire:
-            _retire(session, SESSION_REPLACED, state=SessionState.DEAD)
-            _fail_open_statements(session)
-        return False
-    if (livy.output is not None or livy.state.is_terminal) and not _verified_now(session):
-        if _verified(session, client, retire=may_retire) is None:
-            if session.is_terminal:
-                _fail_open_statements(session)
-            return False
-    before = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
-    _apply_statement(stmt, livy)
-    if any(getattr(stmt, name) != value for name, value in before.items()):
-        _save_statement(stmt, state__in=_open_values())
-    return True
 
 
 def _open_values() -> list[str]:
@@ -380,21 +439,14 @@ def _open_values() -> list[str]:
     return [value for value, _ in Statement.STATE_CHOICES if not statement_is_terminal(value)]
 
 
-def _verified_now(session: SparkSession) -> bool:
-    """True when :func:`_verified` proved ``session`` ours earlier in this request (the flag
-    lives on this in-memory object only)."""
-    return bool(getattr(session, "_verified_in_request", False))
-
-
 # ------------------------------------------------------------------------------ statements
-def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0,
-           cfg: AppConfig | None = None) -> Statement:
+def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0) -> Statement:
     """Run ``code`` as a statement of ``kind`` (``pyspark``, ``sql`` or ``spark``: Livy 0.5+
     runs any kind in any session) in the user's session, starting one if needed.
 
     The statement is saved ``queued`` and sent at once when the session is ready, otherwise
-    by a later :func:`refresh` once it is; if Livy is unreachable or throttling at that
-    moment it stays queued and the next refresh sends it.
+    by a later :func:`dispatch` once it is; if Livy is unreachable or throttling at that
+    moment it stays queued and the next dispatch sends it.
 
     ``wait`` (seconds) holds the answer until the statement finishes, reading it from Livy
     every 10 ms at first and backing off to 100 ms: a quick statement comes back finished,
@@ -405,17 +457,16 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     shows in the history with a Re-run. Raises :class:`LivySignInRequired` when the user's
     token has run out (the statement is kept queued on their live session, if they have one).
     """
-    cfg = cfg or current_config()
     try:
-        session = ensure_session(user, client=client, cfg=cfg)
+        session, proved = _ensure_session(user, client)
     except LivySignInRequired:
         # Keep the code queued on the live session; it is sent once the user is back.
-        row = active_session(user, cfg=cfg)
+        row = active_session(user)
         if row is not None and not row.is_terminal:
             Statement.objects.create(session=row, author=user, code=code, kind=kind)
         raise
     except LivyError as exc:
-        _keep_failed_run(user, code, kind, exc, cfg)
+        _keep_failed_run(user, code, kind, exc)
         raise
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind)
     if session.session_state.is_ready:
@@ -426,13 +477,14 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
         stmt.refresh_from_db()
         _keep_alive_quietly(session, client)
         if wait > 0 and stmt.livy_id is not None and not stmt.is_terminal:
-            _await_statement(session, stmt, client, wait)
+            _await_statement(_Reader(session, client, may_end=True, proved=proved), stmt, wait)
     return stmt
 
 
-def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cfg: AppConfig) -> None:
+def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError) -> None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
     on the user's latest session row (the one whose start failed), so it is not lost."""
+    cfg = current_config()
     row = (
         SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
         .order_by("-created_at", "-pk")
@@ -453,27 +505,28 @@ WAIT_FIRST_INTERVAL = 0.01
 WAIT_BACKOFF = 3.0
 
 
-def _await_statement(session: SparkSession, stmt: Statement, client: LivyClient, wait: float) -> None:
+def _await_statement(reader: _Reader, stmt: Statement, wait: float) -> None:
     """Read ``stmt`` from Livy until it is terminal or ``wait`` seconds have passed. A Livy
     error ends the wait quietly: the page's polls take over."""
+    session = reader.session
     deadline = time.monotonic() + wait
     pause = WAIT_FIRST_INTERVAL
     try:
         while not stmt.is_terminal and time.monotonic() + pause < deadline:
             time.sleep(pause)
             pause *= WAIT_BACKOFF
-            if not _read_statement(session, stmt, client, may_retire=True):
+            if not reader.read_statement(stmt):
                 break
             # A read just made: the page's next poll need not read Livy again at once.
             SparkSession.objects.filter(pk=session.pk).update(refreshed_at=timezone.now())
         stmt.refresh_from_db()
         if stmt.is_terminal:
-            _settle_after_statements(session, [stmt], client, may_retire=True)
+            _settle_after_statements(reader, [stmt])
     except LivyError as exc:
         log.info("waiting for statement %s stopped: %s", stmt.pk, exc)
 
 
-def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | None = None) -> bool:
+def keep_alive(session: SparkSession, *, client: LivyClient) -> bool:
     """Restart the server's idle timer of a ready session (``POST /sessions/{id}/reset-timeout``)
     if the backend has one (Fabric ends sessions idle for 20 minutes) and the last reset is
     older than ``LIVY_KEEPALIVE_INTERVAL`` seconds. Returns True when a reset was sent.
@@ -482,10 +535,9 @@ def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | No
     so a session lives as long as its user is active. Errors other than the session being
     gone are left to the caller.
     """
-    cfg = cfg or current_config()
     if not (client.backend.supports_reset_timeout and session.livy_id and session.session_state.is_ready):
         return False
-    threshold = timezone.now() - timedelta(seconds=cfg.LIVY_KEEPALIVE_INTERVAL)
+    threshold = timezone.now() - timedelta(seconds=current_config().LIVY_KEEPALIVE_INTERVAL)
     claimed = SparkSession.objects.filter(pk=session.pk).filter(
         Q(kept_alive_at__isnull=True) | Q(kept_alive_at__lte=threshold)
     ).update(kept_alive_at=timezone.now())
@@ -499,13 +551,14 @@ def keep_alive(session: SparkSession, *, client: LivyClient, cfg: AppConfig | No
 
 
 def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
-    """Send the session's queued statements to Livy, oldest first; returns how many were sent.
+    """Send the session's queued statements to Livy, oldest first; returns how many were sent
+    (the send step of :func:`submit` and :func:`dispatch`).
 
     Each statement is claimed (``queued`` → ``sending``) by a conditional UPDATE before it
     is sent, so concurrent callers never send it twice. On a transient error (Livy
     unreachable, throttled) the statement goes back to ``queued`` and sending stops until the
-    next refresh; when Livy may have received it without answering, it stays ``sending``
-    and :func:`refresh` reconciles it with Livy's list; on any other refusal it becomes
+    next dispatch; when Livy may have received it without answering, it stays ``sending``
+    and a later refresh reconciles it with Livy's list; on any other refusal it becomes
     ``failed`` with Livy's message.
     """
     sent = 0
@@ -548,8 +601,9 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
 
 def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Statement:
     """Cancel a statement. A queued one is cancelled here; a running one is asked to cancel on
-    Livy and moves to ``cancelling`` until a refresh reads ``cancelled``. Raises
-    :class:`LivyError` if Livy cannot be reached."""
+    Livy and moves to ``cancelling`` until a refresh reads ``cancelled``. ``actor``: the user
+    asking (None: the owner; see :func:`poll` for what an administrator's request may end).
+    Raises :class:`LivyError` if Livy cannot be reached."""
     if stmt.state == Statement.QUEUED:
         done = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).update(
             state=StatementState.CANCELLED.value, completed_at=timezone.now()
@@ -560,11 +614,11 @@ def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Stateme
     if stmt.is_terminal or stmt.livy_id is None:
         return stmt
     session = stmt.session
-    may_retire = actor is None or actor.pk == session.owner_id or not client.backend.user_tokens
-    if _verified(session, client, retire=may_retire) is None:
+    reader = _Reader(session, client, may_end=_is_owner(session, actor) or not client.backend.user_tokens)
+    if not reader.check().ours or session.is_terminal:
         stmt.refresh_from_db()
         return stmt
-    if not _read_statement(session, stmt, client, may_retire=may_retire) or stmt.is_terminal:
+    if not reader.read_statement(stmt) or stmt.is_terminal:
         # Finished meanwhile, or Livy's statement under our ids is not ours: nothing to cancel.
         stmt.refresh_from_db()
         return stmt
@@ -580,22 +634,18 @@ def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Stateme
 
 
 # --------------------------------------------------------------------------------- helpers
-def _longest_send_seconds() -> float:
-    """How long a create or send to Livy can take at worst, in seconds (see
-    :data:`RECONCILE_AFTER_TIMEOUTS`): past this, no request for it can still be in flight."""
-    return RECONCILE_AFTER_TIMEOUTS * current_config().LIVY_REQUESTS_TIMEOUT + SUBMIT_GRACE_SECONDS
-
-
-def _claim_refresh(session: SparkSession) -> bool:
-    """Take the right to refresh ``session`` now (a conditional UPDATE on ``refreshed_at``)."""
+def _claim_refresh(session: SparkSession, *, force: bool = False) -> bool:
+    """Take the right to refresh ``session`` now (a conditional UPDATE on ``refreshed_at``;
+    ``force``: whatever the last refresh)."""
     now = timezone.now()
-    threshold = now - timedelta(seconds=current_config().LIVY_REFRESH_MIN_INTERVAL)
-    claimed = SparkSession.objects.filter(pk=session.pk).filter(
-        Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=threshold)
-    ).update(refreshed_at=now)
+    rows = SparkSession.objects.filter(pk=session.pk)
+    if not force:
+        threshold = now - timedelta(seconds=current_config().LIVY_REFRESH_MIN_INTERVAL)
+        rows = rows.filter(Q(refreshed_at__isnull=True) | Q(refreshed_at__lte=threshold))
+    claimed = rows.update(refreshed_at=now)
     if claimed:
         session.refreshed_at = now
-    return bool(claimed)
+    return bool(claimed) or force
 
 
 def _keep_alive_quietly(session: SparkSession, client: LivyClient) -> None:
@@ -606,32 +656,6 @@ def _keep_alive_quietly(session: SparkSession, client: LivyClient) -> None:
         raise
     except LivyError as exc:
         log.info("keep-alive of session %s failed: %s", session.pk, exc)
-
-
-#: Fields a Livy read updates on a session row (never ``owner``, ``name``, timestamps of ours).
-_SYNCED_FIELDS = ("livy_id", "state", "phase", "app_id", "spark_ui_url", "driver_log_url",
-                  "error_message", "active", "ended_at", "ready_at")
-
-
-def _save_if_active(row: SparkSession) -> bool:
-    """Write what Livy said into ``row`` unless the row was closed meanwhile (a Stop that ran
-    during the Livy call wins); then reload it. Returns whether it was written."""
-    values = {name: getattr(row, name) for name in _SYNCED_FIELDS}
-    now = timezone.now()
-    written = SparkSession.objects.filter(pk=row.pk, active=True).update(**values, updated_at=now)
-    if written:
-        row.updated_at = now
-    else:
-        row.refresh_from_db()
-    return bool(written)
-
-
-def _close_if_start_abandoned(row: SparkSession) -> None:
-    """A row that never got a Livy id long after its create call must have been cut off
-    (the process died mid-call): close it so the user's next run starts afresh."""
-    age = (timezone.now() - row.created_at).total_seconds()
-    if age > _longest_send_seconds():
-        _retire(row, "Starting the session was interrupted before Livy answered.", state=SessionState.ERROR)
 
 
 #: Pages of 100 read when looking a session up by name (Apache lists oldest first).
@@ -652,83 +676,37 @@ def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
     return None
 
 
-def _is_ours(row: SparkSession, livy: LivySession) -> bool:
-    """Livy's session is the row's only if both the id and the name match: Apache Livy
-    numbers sessions from 0 again after a restart (session recovery is off by default), so an
-    id alone may name another user's new session. Names are unique per start
-    (:func:`session_spec`)."""
-    return livy.id == row.livy_id and livy.name == row.name
+#: Seconds after Livy's ``completed`` stamp during which an ``available`` statement without
+#: output is still taken as running (see :func:`_output_pending`).
+OUTPUT_LAG_SECONDS = 10.0
 
 
-def _verified(row: SparkSession, client: LivyClient, *, retire: bool = True) -> LivySession | None:
-    """Read the session from Livy (``GET /sessions/{id}``) and, if it is still ours
-    (:func:`_is_ours`), copy its state into ``row`` and save it (unless closed meanwhile);
-    returns Livy's session, or None when it is gone or someone else's. Then the row becomes
-    ``dead`` with the reason (if ``retire``), unless it was just created on a server that is
-    slow to show new sessions (then a 404 or 5xx is ignored for
-    ``LIVY_SESSION_CREATE_GRACE`` seconds)."""
-    try:
-        livy = client.get_session(row.livy_id)
-    except LivyNotFound:
-        if retire and not _in_creation_grace(row, client):
-            _retire(row, SESSION_GONE, state=SessionState.DEAD)
-        return None
-    except LivyHTTPError as exc:
-        if not (exc.status >= 500 and _in_creation_grace(row, client)):
-            raise
-        return None
-    if not _is_ours(row, livy):
-        log.warning("Livy session %s is no longer ours (name %r, expected %r): closing row %s",
-                    row.livy_id, livy.name, row.name, row.pk)
-        if retire:
-            _retire(row, SESSION_REPLACED, state=SessionState.DEAD)
-        return None
-    _apply_session(row, livy)
-    _save_if_active(row)
-    row._verified_in_request = True
-    return livy
-
-
-def _in_creation_grace(row: SparkSession, client: LivyClient) -> bool:
-    """True while a just-created session may still be invisible to its server (Fabric)."""
-    if not client.backend.early_errors_expected:
+def _output_pending(livy: LivyStatement, now: datetime | None = None) -> bool:
+    """True when Livy says ``available`` but the output is not there yet. Livy's REPL sets a
+    statement's output before its state, yet the copy it sends to the server is serialised
+    field by field in name order (Kryo: ``completed``, ..., ``output``, ..., ``state``), so a
+    read during the switch can carry ``available`` with ``output`` null and ``completed`` 0
+    (seen on a real Livy 0.9: ``%table`` shown finished and empty for good). Such a statement
+    is read again; one still without output ``OUTPUT_LAG_SECONDS`` after its ``completed``
+    stamp is finished with no output (a server that answers so for good)."""
+    if livy.state != StatementState.AVAILABLE or livy.output is not None:
         return False
-    age = (timezone.now() - row.created_at).total_seconds()
-    return age < current_config().LIVY_SESSION_CREATE_GRACE
+    if livy.completed is None:
+        return True
+    return ((now or timezone.now()) - livy.completed).total_seconds() < OUTPUT_LAG_SECONDS
 
 
-def _apply_session(row: SparkSession, livy: LivySession) -> None:
-    if len(livy.id) > SparkSession._meta.get_field("livy_id").max_length:
-        raise LivyProtocolError("Livy answered with a session id longer than any Livy id.")
-    row.livy_id = livy.id
-    row.state = livy.state.value[:32]
-    if livy.state.is_ready and row.ready_at is None:
-        row.ready_at = timezone.now()
-    row.phase = (livy.phase or "")[:64]
-    if livy.phase_error and not row.error_message:
-        row.error_message = livy.phase_error
-    row.app_id = (livy.app_id or row.app_id)[:200]
-    row.spark_ui_url = _web_link(livy.spark_ui_url) or row.spark_ui_url
-    row.driver_log_url = _web_link(livy.driver_log_url) or row.driver_log_url
-    if livy.state.is_terminal:
-        row.active = False
-        row.ended_at = row.ended_at or timezone.now()
-        if not row.error_message and livy.state in (SessionState.ERROR, SessionState.DEAD):
-            tail = "\n".join(livy.log[-20:])
-            row.error_message = f"The session ended in state {livy.state.value}." + (f"\n{tail}" if tail else "")
-
-
-def _web_link(url: str | None) -> str:
-    """``url`` if it is an http(s) link that fits the row (Livy's answer is shown as a link),
-    else ""."""
-    if not url or len(url) > 1000 or not url.lower().startswith(("http://", "https://")):
-        return ""
-    return url
+def _finished(livy: LivyStatement) -> bool:
+    """True when Livy's statement is terminal with everything it will carry (its output)."""
+    return livy.state.is_terminal and not _output_pending(livy)
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
+    """Copy Livy's statement into ``stmt`` in memory; one whose output is still on its way
+    (:func:`_output_pending`) stays ``running``, so the next read fills it in."""
     stmt.livy_id = livy.id
-    stmt.state = livy.state.value[:32]
+    pending = _output_pending(livy)
+    stmt.state = (StatementState.RUNNING if pending else livy.state).value[:32]
     stmt.progress = livy.progress
     if livy.started:
         stmt.started_at = livy.started
@@ -743,7 +721,7 @@ def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
             if livy.state == StatementState.AVAILABLE:
                 # Livy reports a failed statement as available with an error output.
                 stmt.state = StatementState.ERROR.value
-    if livy.state.is_terminal:
+    if livy.state.is_terminal and not pending:
         stmt.progress = 1.0 if livy.state == StatementState.AVAILABLE else stmt.progress
         stmt.completed_at = livy.completed or stmt.completed_at or timezone.now()
 
@@ -755,14 +733,6 @@ def _fail(stmt: Statement, reason: str) -> None:
     stmt.completed_at = stmt.completed_at or timezone.now()
 
 
-def _fail_open_statements(session: SparkSession) -> None:
-    reason = f"The session ended ({session.state}) before this statement finished."
-    now = timezone.now()
-    open_statements(session).update(
-        state=Statement.FAILED, error_name="SessionEnded", error_value=reason, completed_at=now
-    )
-
-
 def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
     """Settle statements left ``sending`` longer than any send can take (no answer came,
     or the process died mid-send). Livy's list decides: the newest Livy statement with the
@@ -770,7 +740,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
     is adopted; when there is none the statement becomes ``failed`` with a message saying it
     may not have run. Nothing is ever sent again automatically: Livy may register a
     statement late, and running a user's code twice is worse than asking them to rerun it."""
-    limit = timezone.now() - timedelta(seconds=_longest_send_seconds())
+    limit = timezone.now() - timedelta(seconds=longest_send_seconds())
     stale = list(session.statements.filter(state=Statement.SENDING, submitted_at__lt=limit).order_by("pk"))
     if not stale:
         return
@@ -805,29 +775,15 @@ def _save_statement(stmt: Statement, **conditions: Any) -> bool:
     return bool(Statement.objects.filter(pk=stmt.pk, **conditions).update(**values))
 
 
-def _retire(row: SparkSession, reason: str = "", state: SessionState | None = None) -> None:
-    """Close ``row`` (with ``state`` and ``reason``), unless it was reopened for a new start
-    meanwhile (its name changed): a stale object never closes a live session."""
-    row.active = False
-    if state is not None:
-        row.state = state.value
-    if reason and not row.error_message:
-        row.error_message = reason
-    row.ended_at = row.ended_at or timezone.now()
-    SparkSession.objects.filter(pk=row.pk, name=row.name).update(
-        active=False, state=row.state, error_message=row.error_message, ended_at=row.ended_at,
-        updated_at=timezone.now(),
-    )
-
-
 def complete(session: SparkSession, code: str, kind: str, cursor: int, *, client: LivyClient) -> list[str]:
     """Completions Spark's REPL offers for the word before ``cursor`` (a character offset into
     ``code``), from ``POST /sessions/{id}/completion``. Empty when the backend has no such
     endpoint (Fabric) or the session is not idle (a busy REPL would answer only after the
-    running code). Raises :class:`LivyError` when Livy cannot be used. Writes nothing."""
+    running code). Raises :class:`LivyError` when Livy cannot be used. Writes only what
+    reading the session shows (it may have ended)."""
     if not (client.backend.supports_completion and session.livy_id and session.session_state is SessionState.IDLE):
         return []
-    if _verified(session, client, retire=False) is None:
+    if not check_session(session, client, may_end=False).ours:
         return []
     return client.complete(session.livy_id, code, kind, cursor)
 
@@ -838,7 +794,7 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -
     Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
     :class:`LivyError`\\ s when it cannot be reached.
     """
-    if _verified(session, client, retire=False) is None:
+    if not check_session(session, client, may_end=False).ours:
         raise LivyNotFound("Livy no longer has this session, so its log is gone.", status=404)
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines

@@ -71,7 +71,7 @@ def needs_refresh(session: SparkSession) -> bool:
 def inactive_sessions(cutoff: datetime) -> QuerySet[SparkSession]:
     """Active sessions with no activity since ``cutoff``: not created, run in, finished in or
     kept alive after it. Their rows may be stale (nobody had the page open): refresh them
-    from Livy (``lifecycle.refresh(..., read_only=True)``), then use :func:`idle_sessions`.
+    from Livy (``lifecycle.refresh_unattended``), then use :func:`idle_sessions`.
     Each row carries ``last_activity`` (a datetime)."""
     return (
         SparkSession.objects.filter(active=True)
@@ -117,12 +117,12 @@ def notebook_scope(user: Any, *, cfg: AppConfig | None = None) -> QuerySet[State
     )
 
 
-def notebook_statements(user: Any, *, cfg: AppConfig | None = None, limit: int = 50) -> list[Statement]:
+def notebook_statements(user: Any, *, limit: int = 50) -> list[Statement]:
     """The user's latest ``limit`` statements across their sessions on the configured backend
     and endpoint (:func:`notebook_scope`), oldest first, each with ``position`` and its
     session loaded. A session that ended keeps its statements here, so the page still shows
     them (with a Re-run) after Livy lost the session."""
-    newest = with_positions(notebook_scope(user, cfg=cfg)).select_related("session", "author").order_by("-pk")
+    newest = with_positions(notebook_scope(user)).select_related("session", "author").order_by("-pk")
     return list(newest[:limit])[::-1]
 
 

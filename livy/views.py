@@ -187,8 +187,11 @@ def _refresh(request: HttpRequest, scope: _Scope, notices: list[str], *, open_pk
     for session in sessions:
         found: list[str] = []
         bar = session is scope.session
-        _attempt(found, "", lifecycle.refresh, session, client=client, actor=request.user,
-                 dispatch=dispatch and bar, verify=verify and bar, wait=wait if bar else 0.0)
+        if dispatch and bar:
+            _attempt(found, "", lifecycle.dispatch, session, client=client, user=request.user, wait=wait)
+        else:
+            _attempt(found, "", lifecycle.verify if verify and bar else lifecycle.poll, session, client=client,
+                     user=request.user)
         notices.extend(n for n in found if n not in notices)
 
 
@@ -416,7 +419,7 @@ def session_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     POST, because it sends them to Livy once the session is ready (GET polls only read)."""
     session = get_object_or_404(SparkSession.objects.filter(owner=request.user), pk=pk)
     notices: list[str] = []
-    _attempt(notices, "", lifecycle.refresh, session, client=_client(request), actor=request.user, dispatch=True,
+    _attempt(notices, "", lifecycle.dispatch, session, client=_client(request), user=request.user,
              wait=current_config().LIVY_RUN_WAIT)
     return _delta(request, _session_scope(session), notices)
 

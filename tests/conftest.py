@@ -83,8 +83,8 @@ def fake_session_names(monkeypatch):
 
     real = lifecycle.session_spec
 
-    def named(cfg=None):
-        spec = real(cfg)
+    def named():
+        spec = real()
         # A test that sets its own prefix checks the naming itself: leave it alone.
         return replace(spec, name=FAKE_SESSION_NAME) if spec.name.startswith("pytest-") else spec
 

@@ -82,6 +82,10 @@ class LivyBackend:
     supports_version = False
     #: The server has ``GET /sessions/{id}/log``.
     supports_log = False
+    #: A statement read of a session that ended fails: Apache Livy answers 400 "Session isn't
+    #: active" (``InteractiveSession.getStatement`` requires an active session) and 404 once it
+    #: is deleted, so reading a running statement also tells whether its session died.
+    statement_read_tells_session_end = False
     #: Statement kinds the server runs in one session (Livy 0.5+: any kind in any session;
     #: Fabric's ``StatementRequest.kind`` is a free string, its docs list the same three).
     statement_kinds: tuple[str, ...] = ("pyspark", "sql", "spark")
@@ -147,6 +151,7 @@ class ApacheLivyBackend(LivyBackend):
     supports_completion = True
     supports_version = True
     supports_log = True
+    statement_read_tells_session_end = True
 
     def auth_headers(self) -> dict[str, str]:
         """``X-Requested-By``, which Livy requires on POST/DELETE when
@@ -194,6 +199,8 @@ class FabricLivyBackend(LivyBackend):
     supports_reset_timeout = True
     early_errors_expected = True
     supports_completion = False
+    #: Not described by Fabric's swagger: the session is read beside running statements.
+    statement_read_tells_session_end = False
     supports_version = False
     supports_log = False
 

@@ -85,16 +85,16 @@ def test_submit_while_starting_is_queued_then_sent_when_idle(editor, livy_api):
     assert stmt.state == Statement.QUEUED and submitted.call_count == 0
 
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
-    lifecycle.refresh(stmt.session, client=livy_client())
+    lifecycle.poll(stmt.session, client=livy_client())
     stmt.refresh_from_db()
     assert stmt.state == Statement.QUEUED and submitted.call_count == 0
 
     livy_api.upsert("GET", f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "1+1", progress=0.5))
-    lifecycle.refresh(stmt.session, client=livy_client())  # a GET poll: reads, sends nothing
+    lifecycle.poll(stmt.session, client=livy_client())  # a GET poll: reads, sends nothing
     stmt.refresh_from_db()
     assert stmt.state == Statement.QUEUED and submitted.call_count == 0
-    lifecycle.refresh(stmt.session, client=livy_client(), dispatch=True)  # the owner's POST poll
+    lifecycle.dispatch(stmt.session, client=livy_client())  # the owner's POST poll
     stmt.refresh_from_db()
     assert submitted.call_count == 1
     assert (stmt.state, stmt.livy_id, stmt.progress) == ("running", 0, 0.5)
@@ -140,7 +140,7 @@ def test_result_and_error_are_stored(editor, livy_api):
             "ZeroDivisionError", "division by zero",
             ["Traceback (most recent call last):\n", '  File "<stdin>", line 1, in <module>\n', "ZeroDivisionError: division by zero\n"], 2)),
     )
-    lifecycle.refresh(stmt_ok.session, client=livy_client())
+    lifecycle.poll(stmt_ok.session, client=livy_client())
     stmt_ok.refresh_from_db()
     stmt_err.refresh_from_db()
     assert stmt_ok.state == "available" and "4950" in stmt_ok.output["data"]["text/plain"]
@@ -152,7 +152,7 @@ def test_result_and_error_are_stored(editor, livy_api):
 def test_refresh_does_nothing_when_all_is_terminal(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
                                           name="pytest-1", state="dead", active=False)
-    lifecycle.refresh(session, client=livy_client())  # any HTTP call would fail: the fake has no routes
+    lifecycle.poll(session, client=livy_client())  # any HTTP call would fail: the fake has no routes
     assert len(livy_api.calls) == 0
 
 
@@ -161,8 +161,8 @@ def test_refresh_is_rate_limited_across_callers(editor, livy_api, settings):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
                                           name="pytest-1", state="starting")
     get = livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
-    lifecycle.refresh(session, client=livy_client())
-    lifecycle.refresh(SparkSession.objects.get(pk=session.pk), client=livy_client())
+    lifecycle.poll(session, client=livy_client())
+    lifecycle.poll(SparkSession.objects.get(pk=session.pk), client=livy_client())
     assert get.call_count == 1
 
 
@@ -171,7 +171,9 @@ def test_session_killed_outside_fails_its_open_statements(editor, livy_api):
                                           name="pytest-1", state="busy")
     stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "dead", log=["ERROR OOM"]))
-    lifecycle.refresh(session, client=livy_client())
+    # What Apache Livy answers for a statement of a session that ended (InteractiveSession.getStatement).
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", status=400, json={"msg": "requirement failed: Session isn't active."})
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     session.refresh_from_db()
     assert (session.state, session.active) == ("dead", False)
@@ -220,7 +222,7 @@ def test_cancel_running_statement(editor, livy_api):
     assert call.call_count == 1 and stmt.state == "cancelling"
     livy_api.upsert("GET", f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.upsert("GET", f"{LIVY}/sessions/4/statements/2", json=statement_json(2, "cancelled", "x"))
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     assert stmt.state == "cancelled" and stmt.is_terminal
 
@@ -292,7 +294,7 @@ def test_livy_unreachable_right_after_submit_keeps_statement_queued(editor, livy
     assert stmt.state == Statement.QUEUED
     livy_api.upsert("POST", f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
-    lifecycle.refresh(stmt.session, client=livy_client(), dispatch=True)  # the owner's POST poll sends it
+    lifecycle.dispatch(stmt.session, client=livy_client())  # the owner's POST poll sends it
     stmt.refresh_from_db()
     assert stmt.state == "running" and stmt.livy_id == 0
 
@@ -315,7 +317,7 @@ def test_unanswered_submission_is_adopted_not_resent(editor, livy_api):
     livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 1, "statements": [
         statement_json(0, "running", "spark.range(9).count()")]})
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "spark.range(9).count()"))
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     assert (stmt.state, stmt.livy_id) == ("running", 0)
     assert post.call_count == 1  # never sent twice
@@ -329,7 +331,7 @@ def test_unanswered_submission_livy_does_not_list_is_failed_not_resent(editor, l
     _stale(stmt)
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 0, "statements": []})
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     assert stmt.state == "failed" and stmt.error_name == "SubmissionUnconfirmed"
     assert "may not have run" in stmt.error_value
@@ -342,7 +344,7 @@ def test_a_slow_send_is_not_settled_while_it_may_still_be_in_flight(editor, livy
     stmt = Statement.objects.create(session=session, author=editor, code="print(1)", state=Statement.SENDING,
                                     submitted_at=timezone.now() - timedelta(seconds=45))  # > 1 timeout, < 4
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     assert stmt.state == Statement.SENDING  # no statement list was even read
 
@@ -359,7 +361,7 @@ def test_reconciliation_does_not_adopt_an_older_statement_with_the_same_code(edi
     livy_api.get(f"{LIVY}/sessions/4/statements", json={"total_statements": 2, "statements": [
         statement_json(3, "available", "df.count()", ok_output("10")),
         statement_json(5, "available", "other()", ok_output("x"))]})
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     stmt.refresh_from_db()
     assert earlier.livy_id == 5 and stmt.livy_id is None and stmt.state == "failed"
 
@@ -407,7 +409,7 @@ def test_stop_during_a_poll_is_not_undone(editor, livy_api):
         SparkSession.objects.filter(pk=session.pk).update(active=False, state="killed")
         return 200, {}, json.dumps(session_json(4, "busy"))
     livy_api.add_callback("GET", f"{LIVY}/sessions/4", callback=get)
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     session.refresh_from_db()
     assert (session.state, session.active) == ("killed", False)
 
@@ -426,7 +428,7 @@ def test_spark_ui_link_must_be_http(editor, livy_api):
     session = SparkSession.objects.create(owner=editor, backend="apache", endpoint=LIVY, livy_id="4",
                                           name="pytest-1", state="starting")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle", appInfo={"sparkUiUrl": "javascript:alert(1)"}))
-    lifecycle.refresh(session, client=livy_client())
+    lifecycle.poll(session, client=livy_client())
     session.refresh_from_db()
     assert session.spark_ui_url == ""
 

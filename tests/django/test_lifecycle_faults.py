@@ -31,7 +31,7 @@ def test_after_a_livy_restart_another_users_session_under_our_id_is_never_used(e
     delete = livy_api.delete(f"{LIVY}/sessions/0", json={"msg": "deleted"})
     post = livy_api.post(f"{LIVY}/sessions/0/statements", status=201, json=statement_json(1, "waiting", "x + 1"))
 
-    lifecycle.refresh(mine, client=livy_client(), actor=editor)
+    lifecycle.poll(mine, client=livy_client(), user=editor)
     mine.refresh_from_db()
     stmt.refresh_from_db()
     assert (mine.state, mine.active) == ("dead", False) and "belongs to someone else" in mine.error_message
@@ -52,7 +52,7 @@ def test_a_statement_under_our_ids_with_other_code_is_not_copied(editor, livy_ap
     livy_api.get(f"{LIVY}/sessions/0", json=session_json(0, "busy"))
     livy_api.get(f"{LIVY}/sessions/0/statements/0", json=statement_json(0, "available", "theirs()",
                                                                           output=ok_output("not yours")))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     stmt.refresh_from_db()
     session.refresh_from_db()
     assert stmt.output is None and stmt.state == "failed"
@@ -60,15 +60,15 @@ def test_a_statement_under_our_ids_with_other_code_is_not_copied(editor, livy_ap
 
 
 def test_a_get_poll_never_sends_code(editor, livy_api):
-    """Only a POST by the owner (``dispatch=True``) sends queued statements."""
+    """Only a POST by the owner (``lifecycle.dispatch``) sends queued statements."""
     session = _live_session(editor, "4")
     Statement.objects.create(session=session, author=editor, code="print(1)")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     post = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "print(1)"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "print(1)"))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     assert post.call_count == 0
-    lifecycle.refresh(session, client=livy_client(), actor=editor, dispatch=True)
+    lifecycle.dispatch(session, client=livy_client(), user=editor)
     assert post.call_count == 1
 
 
@@ -80,7 +80,7 @@ def test_a_malformed_statement_answer_fails_that_statement_only(editor, livy_api
     malformed = statement_json(0, "available", "a()", output={"status": "ok", "data": "not an object"})
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=malformed)
     livy_api.get(f"{LIVY}/sessions/4/statements/1", json=statement_json(1, "available", "b()", output=ok_output("2")))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     bad.refresh_from_db()
     good.refresh_from_db()
     assert bad.state == "failed" and "could not be read" in bad.error_value and "output.data" in bad.error_value
@@ -129,7 +129,7 @@ def test_an_idle_session_with_nothing_open_is_not_read(editor, livy_api, setting
     settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 5.0})
     session = _live_session(editor, "4")
     Statement.objects.create(session=session, author=editor, code="1+1", livy_id=0, state="available")
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     assert len(livy_api.calls) == 0
 
 
@@ -139,7 +139,7 @@ def test_a_running_statement_costs_one_read_per_refresh(editor, livy_api, settin
     Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "running", "long()", progress=0.3))
     for _ in range(3):
-        lifecycle.refresh(session, client=livy_client(), actor=editor)
+        lifecycle.poll(session, client=livy_client(), user=editor)
     assert [c.request.url.rsplit("/", 2)[-2:] for c in livy_api.calls] == [["statements", "0"]] * 3
 
 
@@ -152,7 +152,7 @@ def test_same_code_in_another_users_session_is_not_copied_between_session_checks
     livy_api.get(f"{LIVY}/sessions/0/statements/2", json=statement_json(2, "available", "df.show()",
                                                                           output=ok_output("oscar's rows")))
     livy_api.get(f"{LIVY}/sessions/0", json=session_json(0, "idle", name="pytest-oscar"))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     stmt.refresh_from_db()
     session.refresh_from_db()
     assert stmt.output is None and stmt.state == "failed"
@@ -199,7 +199,7 @@ def test_a_finished_statement_leaves_the_session_idle_without_another_read(edito
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "long()",
                                                                           output=ok_output("done")))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     session.refresh_from_db()
     assert session.state == "idle"
     reads = [c.request.url.rsplit("/", 2)[-2:] for c in livy_api.calls]
@@ -212,7 +212,7 @@ def test_after_a_cancel_the_session_is_read_since_python_may_still_run(editor, l
     Statement.objects.create(session=session, author=editor, code="sleep()", livy_id=0, state="cancelling")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "cancelled", "sleep()"))
-    lifecycle.refresh(session, client=livy_client(), actor=editor)
+    lifecycle.poll(session, client=livy_client(), user=editor)
     session.refresh_from_db()
     assert session.state == "busy"
 
@@ -223,6 +223,64 @@ def test_the_owners_post_poll_that_sends_queued_code_waits_for_a_quick_result(ed
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "1+1"))
     livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "1+1", output=ok_output("2")))
-    lifecycle.refresh(session, client=livy_client(), actor=editor, dispatch=True, wait=2.0)
+    lifecycle.dispatch(session, client=livy_client(), user=editor, wait=2.0)
     stmt.refresh_from_db()
     assert stmt.state == "available" and stmt.output["data"]["text/plain"] == "2"
+
+
+def test_a_statement_read_as_available_before_its_output_is_read_again_until_the_output_is_there(editor, livy_api):
+    """Livy's REPL sets the output before the state, but its copy to the server reads the
+    fields in name order: one read can say ``available`` with ``output: null`` (a real Livy
+    showed ``%table squares`` finished and empty for good). The next poll must fill it in."""
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="%table squares", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    table = {"status": "ok", "execution_count": 0,
+             "data": {"application/vnd.livy.table.v1+json": {"headers": [{"name": "n", "type": "LONG_TYPE"}],
+                                                              "data": [[0], [1]]}}}
+    url = f"{LIVY}/sessions/4/statements/0"
+    livy_api.get(url, json=statement_json(0, "available", "%table squares", output=None, progress=1.0, started=1))
+    livy_api.get(url, json=statement_json(0, "available", "%table squares", output=table, progress=1.0,
+                                          started=1, completed=2))
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert not stmt.is_terminal and stmt.output is None  # still shown running: the page polls again
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.output["data"]["application/vnd.livy.table.v1+json"]["data"] == [[0], [1]]
+
+
+def test_a_statement_that_stays_available_without_output_is_finished_in_the_end(editor, livy_api):
+    """A server that answers ``available`` without output for good (long after ``completed``)
+    does not leave the statement running forever."""
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="x = 1", livy_id=0, state="running")
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
+    long_ago = int((timezone.now().timestamp() - 60) * 1000)
+    livy_api.get(f"{LIVY}/sessions/4/statements/0", json=statement_json(0, "available", "x = 1", output=None,
+                                                                          progress=1.0, started=1, completed=long_ago))
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.is_terminal
+
+
+def test_a_running_statement_costs_one_livy_read_per_poll_and_its_deleted_session_is_still_noticed(editor, livy_api,
+                                                                                                     settings):
+    """Apache Livy's statement answer tells a session that ended (404 once deleted, 400 once
+    dead), so polls read only the statement however long it runs; the session is read when
+    that answer is an error, and then ended."""
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_SESSION_CHECK_INTERVAL": 0.0})
+    session = _live_session(editor, "4", state="busy")
+    stmt = Statement.objects.create(session=session, author=editor, code="long()", livy_id=0, state="running")
+    url = f"{LIVY}/sessions/4/statements/0"
+    livy_api.get(url, json=statement_json(0, "running", "long()", progress=0.3))
+    for _ in range(3):
+        lifecycle.poll(session, client=livy_client(), user=editor)
+    assert [c.request.url for c in livy_api.calls] == [url] * 3
+    livy_api.upsert("GET", url, status=404, json={"msg": "Session '4' not found."})
+    livy_api.get(f"{LIVY}/sessions/4", status=404, json={"msg": "Session '4' not found."})
+    lifecycle.poll(session, client=livy_client(), user=editor)
+    session.refresh_from_db()
+    stmt.refresh_from_db()
+    assert (session.state, session.active) == ("dead", False) and "no longer knows" in session.error_message
+    assert stmt.state == "failed" and stmt.error_name == "SessionEnded"

@@ -63,7 +63,7 @@ def _run_to_end(user, code: str) -> Statement:
     stmt = lifecycle.submit(user, code, client=livy_client(), wait=1.0)
 
     def finished():
-        lifecycle.refresh(stmt.session, client=livy_client(), actor=user, dispatch=True)
+        lifecycle.dispatch(stmt.session, client=livy_client(), user=user)
         stmt.refresh_from_db()
         return stmt.is_terminal
     wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what=f"{code!r} to finish")
@@ -86,7 +86,7 @@ def test_a_restarted_livy_never_mixes_users(second_livy, settings, editor, other
     assert theirs.session.livy_id == erins.livy_id  # the id is reused: the case this guards against
 
     # Erin's page polls: her row closes with the reason; nothing of Oscar's is copied.
-    lifecycle.refresh(erins, client=livy_client(), actor=erin, verify=True)
+    lifecycle.verify(erins, client=livy_client(), user=erin)
     erins.refresh_from_db()
     assert (erins.state, erins.active) == ("dead", False)
     assert "someone else" in erins.error_message

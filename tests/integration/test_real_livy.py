@@ -122,7 +122,7 @@ def test_user_lifecycle_through_the_service_layer(real_livy, editor, settings):
     assert lifecycle.ensure_session(editor, client=livy_client()).pk == session.pk  # a second visit reuses it
 
     def finished():
-        lifecycle.refresh(session, client=livy_client(), dispatch=True)  # the owner's page POSTs while queued
+        lifecycle.dispatch(session, client=livy_client())  # the owner's page POSTs while queued
         stmt.refresh_from_db()
         return stmt.is_terminal
     wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what="the queued statement to finish")
@@ -130,7 +130,7 @@ def test_user_lifecycle_through_the_service_layer(real_livy, editor, settings):
 
     failing = lifecycle.submit(editor, "raise ValueError('bad input')", client=livy_client())
     def failed():
-        lifecycle.refresh(session, client=livy_client())
+        lifecycle.poll(session, client=livy_client())
         failing.refresh_from_db()
         return failing.is_terminal
     wait_for(failed, timeout=STATEMENT_TIMEOUT, what="the failing statement")

@@ -76,8 +76,8 @@ class Command(BaseCommand):
         refreshed = failed = 0
         for session in stale.order_by("pk"):
             try:
-                # verify: an idle session is read too (Livy may have ended it meanwhile).
-                lifecycle.refresh(session, client=client, read_only=True, verify=True)
+                # An idle session is read too (Livy may have ended it meanwhile).
+                lifecycle.refresh_unattended(session, client=client)
                 refreshed += 1
             except LivyError as exc:
                 failed += 1

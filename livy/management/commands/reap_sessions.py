@@ -37,7 +37,7 @@ class Command(BaseCommand):
         for candidate in selectors.inactive_sessions(cutoff).filter(backend=cfg.LIVY_BACKEND):
             # The row may be stale (nobody had the page open): read Livy, then decide.
             try:
-                lifecycle.refresh(candidate, client=client, force=True, read_only=True, verify=True)
+                lifecycle.refresh_unattended(candidate, client=client)
             except LivyError as exc:
                 self.stderr.write(f"could not read {candidate.name}: {exc}")
                 continue
