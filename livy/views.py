@@ -251,8 +251,7 @@ def _bar_context(request: HttpRequest, scope: _Scope, notices: list[str]) -> dic
     user = request.user
     owner = session is not None and session.owner_id == user.pk
     backend = _backend()
-    cancelling = session is not None and not session.is_terminal and session.statements.filter(
-        state="cancelling").exists()
+    cancelling = session is not None and not session.is_terminal and selectors.has_cancelling(session)
     cfg = current_config()
     keepalive = cfg.LIVY_KEEPALIVE_INTERVAL if backend.supports_reset_timeout else None
     return {
