@@ -36,7 +36,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from livy import lifecycle, output, selectors
+from livy import export, lifecycle, output, selectors
 from livy.clients import current_config, livy_client
 from livy.forms import KIND_LABELS, RunForm, statement_kinds
 from livy.health import livy_status
@@ -626,44 +626,13 @@ def statement_output_download(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def session_export(request: HttpRequest, pk: int) -> HttpResponse:
-    """The session as a Python file: the statements' code in order, each headed by its
-    number, kind and state, with its output (or error) as comments. PySpark code is written as
-    it is; Spark SQL as ``spark.sql(r\"\"\"...\"\"\").show()`` (a comment block if the query
-    holds triple quotes); Scala as a comment block (Python cannot run it)."""
+    """The session as a Python file (:func:`livy.export.session_python`)."""
     session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=pk)
-    statements = list(selectors.with_positions(session.statements.all()).order_by("pk"))
-    lines = [
-        f"# {session.name}: exported from Livy web",
-        f"# {current_config().LIVY_BACKEND} Livy, owner {session.owner}, started {session.created_at:%Y-%m-%d %H:%M:%S %Z}",
-        "# Statements in the order they ran; outputs and errors are comments. Spark SQL is written",
-        '# as spark.sql(r"""...""").show(), Scala as a comment block.',
-        "",
-    ]
-    for stmt in statements:
-        lines.append(f"# [{stmt.position}] {KIND_LABELS.get(stmt.kind, stmt.kind)} · {stmt.state}"
-                     f" · {stmt.created_at:%Y-%m-%d %H:%M:%S}")
-        lines.extend(_export_code(stmt))
-        shown = output.output_summary_lines(stmt.output)
-        if stmt.error_name:
-            shown = [f"{stmt.error_name}: {stmt.error_value}".rstrip(": ")]
-        if shown:
-            lines.append("# Output:")
-            lines.extend(f"# {line}".rstrip() for line in shown)
-        lines.append("")
-    response = HttpResponse("\n".join(lines) + "\n", content_type="text/x-python; charset=utf-8")
-    safe = re.sub(r"[^\w.-]+", "-", session.name) or f"session-{session.pk}"
-    response["Content-Disposition"] = f'attachment; filename="{safe}.py"'
+    statements = selectors.with_positions(session.statements.all()).order_by("pk")
+    text = export.session_python(session, statements, backend=current_config().LIVY_BACKEND)
+    response = HttpResponse(text, content_type="text/x-python; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{export.file_name(session)}"'
     return response
-
-
-def _export_code(stmt: Statement) -> list[str]:
-    code = stmt.code.rstrip("\n")
-    if stmt.kind == "sql" and '"""' not in code and not code.endswith("\\"):
-        return [f'spark.sql(r"""{code}""").show()']
-    if stmt.kind in ("pyspark", "python"):
-        return code.splitlines() or [""]
-    label = KIND_LABELS.get(stmt.kind, stmt.kind)
-    return [f"# --- {label} ---"] + [f"# {line}".rstrip() for line in code.splitlines()] + [f"# --- end of {label} ---"]
 
 
 @login_required
