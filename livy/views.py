@@ -41,9 +41,10 @@ from livy.clients import current_config, livy_client
 from livy.forms import KIND_LABELS, RunForm, statement_kinds
 from livy.health import livy_status
 from livy.models import SparkSession, Statement
+from livy.notices import notice_on_error
 from livy.remote.backends import BACKEND_CLASSES, LivyBackend
 from livy.remote.client import LivyClient
-from livy.remote.errors import LivyError, LivySignInRequired
+from livy.remote.errors import LivySignInRequired
 from livy.remote.states import SessionState
 
 log = logging.getLogger(__name__)
@@ -96,17 +97,6 @@ def signs_in_again(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             return _sign_in_again(request)
 
     return wrapper
-
-
-def _attempt(notices: list[str], prefix: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a service call; a Livy failure becomes a notice (sign-in expiry propagates)."""
-    try:
-        return call(*args, **kwargs)
-    except LivySignInRequired:
-        raise
-    except LivyError as exc:
-        notices.append(f"{prefix}{exc}")
-        return None
 
 
 # ------------------------------------------------------------------------------- scopes
@@ -187,8 +177,9 @@ def _refresh(request: HttpRequest, scope: _Scope, notices: list[str], *, open_pk
     for session in sessions:
         found: list[str] = []
         bar = session is scope.session
-        _attempt(found, "", lifecycle.refresh, session, client=client, actor=request.user,
-                 dispatch=dispatch and bar, verify=verify and bar, wait=wait if bar else 0.0)
+        with notice_on_error(found):
+            lifecycle.refresh(session, client=client, actor=request.user, dispatch=dispatch and bar,
+                              verify=verify and bar, wait=wait if bar else 0.0)
         notices.extend(n for n in found if n not in notices)
 
 
@@ -415,8 +406,9 @@ def session_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     POST, because it sends them to Livy once the session is ready (GET polls only read)."""
     session = get_object_or_404(SparkSession.objects.filter(owner=request.user), pk=pk)
     notices: list[str] = []
-    _attempt(notices, "", lifecycle.refresh, session, client=_client(request), actor=request.user, dispatch=True,
-             wait=current_config().LIVY_RUN_WAIT)
+    with notice_on_error(notices):
+        lifecycle.refresh(session, client=_client(request), actor=request.user, dispatch=True,
+                          wait=current_config().LIVY_RUN_WAIT)
     return _delta(request, _session_scope(session), notices)
 
 
@@ -431,8 +423,9 @@ def run(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         notices.extend(err for errs in form.errors.values() for err in errs)
     else:
-        _attempt(notices, "Your code was not run: ", lifecycle.submit, request.user, form.cleaned_data["code"],
-                 client=_client(request), kind=form.cleaned_data["kind"], wait=current_config().LIVY_RUN_WAIT)
+        with notice_on_error(notices, "Your code was not run: "):
+            lifecycle.submit(request.user, form.cleaned_data["code"], client=_client(request),
+                             kind=form.cleaned_data["kind"], wait=current_config().LIVY_RUN_WAIT)
     if _is_htmx(request):
         return _delta(request, _notebook_scope(request), notices, action=True)
     if notices:
@@ -448,8 +441,8 @@ def run(request: HttpRequest) -> HttpResponse:
 def session_start(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the user's session without running anything."""
     notices: list[str] = []
-    _attempt(notices, "The session could not be started: ", lifecycle.ensure_session, request.user,
-             client=_client(request))
+    with notice_on_error(notices, "The session could not be started: "):
+        lifecycle.ensure_session(request.user, client=_client(request))
     return _answer_post(request, notices)
 
 
@@ -462,7 +455,8 @@ def session_stop(request: HttpRequest, pk: int) -> HttpResponse:
     if not selectors.can_stop(request.user, session):
         return HttpResponse("You may not stop this session.", status=403)
     notices: list[str] = []
-    _attempt(notices, "The session could not be stopped: ", lifecycle.stop_session, session, client=_client(request))
+    with notice_on_error(notices, "The session could not be stopped: "):
+        lifecycle.stop_session(session, client=_client(request))
     return _answer_post(request, notices)
 
 
@@ -475,8 +469,8 @@ def statement_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     if not (stmt.author_id == request.user.pk or selectors.can_stop(request.user, stmt.session)):
         return HttpResponse("You may not cancel this statement.", status=403)
     notices: list[str] = []
-    _attempt(notices, "The statement could not be cancelled: ", lifecycle.cancel, stmt, client=_client(request),
-             actor=request.user)
+    with notice_on_error(notices, "The statement could not be cancelled: "):
+        lifecycle.cancel(stmt, client=_client(request), actor=request.user)
     return _answer_post(request, notices)
 
 
@@ -516,8 +510,8 @@ def session_log(request: HttpRequest, pk: int) -> HttpResponse:
     if not session.livy_id:
         notices.append("This session never reached Livy, so there is no log.")
     else:
-        lines = _attempt(notices, "The log could not be read: ", lifecycle.session_log_tail, session, LOG_LINES,
-                         client=_client(request)) or []
+        with notice_on_error(notices, "The log could not be read: "):
+            lines = lifecycle.session_log_tail(session, LOG_LINES, client=_client(request))
     return render(request, "livy/session_log.html", {"session": session, "lines": lines, "notices": notices})
 
 
@@ -529,7 +523,8 @@ def session_keepalive(request: HttpRequest, pk: int) -> HttpResponse:
     servers that end idle sessions (Fabric). Answers 204; a failure is logged, not shown."""
     session = get_object_or_404(SparkSession.objects.filter(owner=request.user, active=True), pk=pk)
     notices: list[str] = []
-    _attempt(notices, "", lifecycle.keep_alive, session, client=_client(request))
+    with notice_on_error(notices):
+        lifecycle.keep_alive(session, client=_client(request))
     if notices:
         log.info("keep-alive of session %s failed: %s", session.pk, notices[0])
     return HttpResponse(status=204)
@@ -545,8 +540,9 @@ def statement_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     needed): a statement of a session that ended is one click from running again."""
     stmt = get_object_or_404(selectors.statements_visible_to(request.user), pk=pk)
     notices: list[str] = []
-    _attempt(notices, "Your code was not run: ", lifecycle.submit, request.user, stmt.code,
-             client=_client(request), kind=stmt.kind, wait=current_config().LIVY_RUN_WAIT)
+    with notice_on_error(notices, "Your code was not run: "):
+        lifecycle.submit(request.user, stmt.code, client=_client(request), kind=stmt.kind,
+                         wait=current_config().LIVY_RUN_WAIT)
     if _is_htmx(request):
         return _delta(request, _notebook_scope(request), notices, action=True)
     for notice in notices:
@@ -565,10 +561,10 @@ def session_restart(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(SparkSession.objects.filter(owner=request.user), pk=pk)
     notices: list[str] = []
     client = _client(request)
-    stopped = _attempt(notices, "The session could not be stopped: ", lifecycle.stop_session, session, client=client)
-    if stopped is not None:
-        _attempt(notices, "The new session could not be started: ", lifecycle.ensure_session, request.user,
-                 client=client)
+    with notice_on_error(notices, "The session could not be stopped: "):
+        lifecycle.stop_session(session, client=client)
+        with notice_on_error(notices, "The new session could not be started: "):
+            lifecycle.ensure_session(request.user, client=client)
     return _answer_post(request, notices)
 
 
@@ -585,10 +581,10 @@ def statement_completion(request: HttpRequest) -> HttpResponse:
     kind = request.POST.get("kind", "pyspark")
     if session is None or not cursor.isdigit() or kind not in statement_kinds():
         return JsonResponse({"candidates": []})
-    notices: list[str] = []
-    found = _attempt(notices, "", lifecycle.complete, session, request.POST.get("code", ""), kind, int(cursor),
-                     client=_client(request))
-    return JsonResponse({"candidates": list(found or [])})
+    found: list[str] = []
+    with notice_on_error([]):
+        found = lifecycle.complete(session, request.POST.get("code", ""), kind, int(cursor), client=_client(request))
+    return JsonResponse({"candidates": list(found)})
 
 
 def _download_name(stmt: Statement, suffix: str) -> str:
