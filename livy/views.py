@@ -13,7 +13,7 @@ GET polls only read. Sending queued statements is a POST (``notebook_dispatch``,
 ``session_dispatch``), used by the page while its owner has statements queued.
 
 Every state change is a POST with Django's CSRF check. notebook.js posts the forms itself
-(sending ``HX-Request``) and gets the same delta; a plain browser (no JavaScript) gets a
+(asking for a fragment, :func:`_wants_fragment`) and gets the same delta; a plain browser (no JavaScript) gets a
 redirect or the full page (:func:`_answer_post`).
 """
 
@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -44,7 +42,6 @@ from livy.models import SparkSession, Statement
 from livy.notices import notice_on_error
 from livy.remote.backends import BACKEND_CLASSES, LivyBackend
 from livy.remote.client import LivyClient
-from livy.remote.errors import LivySignInRequired
 from livy.remote.states import SessionState
 
 log = logging.getLogger(__name__)
@@ -62,41 +59,16 @@ MAX_OPEN = 200
 COMPLETING_KINDS = ("spark",)
 
 
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
+def _wants_fragment(request: HttpRequest) -> bool:
+    """True when the page's script sent the request and wants a fragment (a delta, or 204 with
+    ``HX-Redirect``) instead of a page or a redirect: the app's header ``X-Livy-Fragment: 1``,
+    or htmx's ``HX-Request: true``. The one place that decides it."""
+    return request.headers.get("X-Livy-Fragment") == "1" or request.headers.get("HX-Request") == "true"
 
 
 def _client(request: HttpRequest) -> LivyClient:
     """This request's Livy client, with the user's token provider (Fabric)."""
     return livy_client(request.session)
-
-
-def _sign_in_again(request: HttpRequest) -> HttpResponse:
-    """Send the user through Entra sign-in and back to the page they were on. The code in
-    the editor is kept by the page itself (notebook.js keeps the draft in the browser)."""
-    page = urlsplit(request.headers.get("HX-Current-URL", "")).path or (
-        request.path if request.method == "GET" and not _is_htmx(request) else reverse("livy:notebook")
-    )
-    target = reverse("entra_login") if current_config().entra_enabled else reverse("login")
-    url = f"{target}?{urlencode({'next': page})}"
-    if _is_htmx(request):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
-def signs_in_again(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Turn :class:`LivySignInRequired` (expired, unrefreshable token) into a sign-in round trip."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return view(request, *args, **kwargs)
-        except LivySignInRequired:
-            return _sign_in_again(request)
-
-    return wrapper
 
 
 # ------------------------------------------------------------------------------- scopes
@@ -324,11 +296,11 @@ def _notebook(request: HttpRequest, notices: list[str], code: str = "", status: 
 
 
 def _answer_post(request: HttpRequest, notices: list[str]) -> HttpResponse:
-    """How every state-changing POST ends: notebook.js (``HX-Request``) gets the delta of the
+    """How every state-changing POST ends: a fragment request (notebook.js) gets the delta of the
     page the form is on, with the notices; a plain browser is redirected to that page, the
     notices as messages."""
     scope = _scope(request)
-    if _is_htmx(request):
+    if _wants_fragment(request):
         return _delta(request, scope, notices, action=True)
     for notice in notices:
         messages.error(request, notice)
@@ -339,7 +311,6 @@ def _answer_post(request: HttpRequest, notices: list[str]) -> HttpResponse:
 
 @login_required
 @require_GET
-@signs_in_again
 def notebook(request: HttpRequest) -> HttpResponse:
     """The notebook: the session bar, the user's latest statements across their sessions on
     the configured Livy, and the code editor (``?copy=<pk>`` puts a statement's code in it)."""
@@ -357,7 +328,6 @@ def notebook(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@signs_in_again
 def notebook_live(request: HttpRequest) -> HttpResponse:
     """The notebook's poll (reads only): a delta (:func:`_delta`) of the notebook scope, or
     204 when nothing changed (:func:`_unchanged`)."""
@@ -372,7 +342,6 @@ def notebook_live(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
-@signs_in_again
 def notebook_dispatch(request: HttpRequest) -> HttpResponse:
     """The notebook's poll while its owner has statements queued (the session was starting):
     a POST, because it sends them once the session is ready. Answers the same delta."""
@@ -385,7 +354,6 @@ def notebook_dispatch(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@signs_in_again
 def live(request: HttpRequest, pk: int) -> HttpResponse:
     """The session page's poll (reads only): a delta (:func:`_delta`) of that session, or 204
     when nothing changed (:func:`_unchanged`)."""
@@ -400,7 +368,6 @@ def live(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
-@signs_in_again
 def session_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
     """The poll of a page whose owner has statements queued while the session starts: a
     POST, because it sends them to Livy once the session is ready (GET polls only read)."""
@@ -415,7 +382,6 @@ def session_dispatch(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
-@signs_in_again
 def run(request: HttpRequest) -> HttpResponse:
     """Run the posted code in the user's session (started if needed, queued while starting)."""
     form = RunForm(request.POST)
@@ -426,7 +392,7 @@ def run(request: HttpRequest) -> HttpResponse:
         with notice_on_error(notices, "Your code was not run: "):
             lifecycle.submit(request.user, form.cleaned_data["code"], client=_client(request),
                              kind=form.cleaned_data["kind"], wait=current_config().LIVY_RUN_WAIT)
-    if _is_htmx(request):
+    if _wants_fragment(request):
         return _delta(request, _notebook_scope(request), notices, action=True)
     if notices:
         return _notebook(request, notices, code=request.POST.get("code", ""), status=200,
@@ -437,7 +403,6 @@ def run(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.add_sparksession", raise_exception=True)
-@signs_in_again
 def session_start(request: HttpRequest) -> HttpResponse:
     """Start (or reuse) the user's session without running anything."""
     notices: list[str] = []
@@ -448,7 +413,6 @@ def session_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@signs_in_again
 def session_stop(request: HttpRequest, pk: int) -> HttpResponse:
     """Stop a session: its owner, or a user with ``livy.stop_any_session``."""
     session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=pk)
@@ -462,7 +426,6 @@ def session_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@signs_in_again
 def statement_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Cancel a statement: its author, the session's owner, or ``livy.stop_any_session``."""
     stmt = get_object_or_404(selectors.statements_visible_to(request.user), pk=pk)
@@ -489,7 +452,6 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-@signs_in_again
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One session and all its statements (the history view), polled like the notebook."""
     session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=pk)
@@ -501,7 +463,6 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-@signs_in_again
 def session_log(request: HttpRequest, pk: int) -> HttpResponse:
     """The last :data:`LOG_LINES` lines of the session's Livy log (while Livy still has it)."""
     session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=pk)
@@ -517,7 +478,6 @@ def session_log(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-@signs_in_again
 def session_keepalive(request: HttpRequest, pk: int) -> HttpResponse:
     """Heartbeat of an open notebook page: keeps the owner's session from timing out on
     servers that end idle sessions (Fabric). Answers 204; a failure is logged, not shown."""
@@ -534,7 +494,6 @@ def session_keepalive(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
-@signs_in_again
 def statement_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     """Run a statement's code again, with its kind, in the user's own session (started if
     needed): a statement of a session that ended is one click from running again."""
@@ -543,7 +502,7 @@ def statement_rerun(request: HttpRequest, pk: int) -> HttpResponse:
     with notice_on_error(notices, "Your code was not run: "):
         lifecycle.submit(request.user, stmt.code, client=_client(request), kind=stmt.kind,
                          wait=current_config().LIVY_RUN_WAIT)
-    if _is_htmx(request):
+    if _wants_fragment(request):
         return _delta(request, _notebook_scope(request), notices, action=True)
     for notice in notices:
         messages.error(request, notice)
@@ -553,7 +512,6 @@ def statement_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.add_sparksession", raise_exception=True)
-@signs_in_again
 def session_restart(request: HttpRequest, pk: int) -> HttpResponse:
     """Stop the user's session and start a new one: the way out of a statement stuck in
     ``cancelling`` (Python code on the driver cannot be interrupted; Livy keeps the session
@@ -571,7 +529,6 @@ def session_restart(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 @permission_required("livy.run_code", raise_exception=True)
-@signs_in_again
 def statement_completion(request: HttpRequest) -> HttpResponse:
     """Completions for the editor: ``code``, ``kind`` and ``cursor`` (a character offset)
     are sent to Livy's REPL in the user's active session, when it is idle. Answers
