@@ -146,8 +146,19 @@ class Statement(models.Model):
         return states.statement_is_running(self.state)
 
     @property
+    def is_queued(self) -> bool:
+        """Saved, waiting for its session to be ready (see :func:`livy.states.statement_is_queued`)."""
+        return states.statement_is_queued(self.state)
+
+    @property
+    def is_sending(self) -> bool:
+        """Being sent to Livy (see :func:`livy.states.statement_is_sending`)."""
+        return states.statement_is_sending(self.state)
+
+    @property
     def is_cancelling(self) -> bool:
-        return self.state == StatementState.CANCELLING.value
+        """Asked to cancel, still running (see :func:`livy.states.statement_is_cancelling`)."""
+        return states.statement_is_cancelling(self.state)
 
     @property
     def is_error(self) -> bool:

@@ -1,5 +1,6 @@
 """Turn a Livy statement ``output`` into parts that are safe to show in a page, and into the
-whole-result downloads (CSV of a table, the full text) and the ``.py`` export.
+whole-result downloads (CSV of a table, the full text). The ``.py`` export of a session,
+which writes outputs as comments, is :mod:`livy.export`.
 
 Livy output is untrusted (it is whatever the user's code printed). ``data`` is keyed by MIME
 type, as in Jupyter's display protocol, which Livy's REPL follows:
@@ -329,34 +330,3 @@ def _magic_error(data: dict[str, Any]) -> OutputPart | None:
     trace = "".join(str(line) for line in tb) if isinstance(tb, list) else ""
     return OutputPart("error", summary=f"{content.get('ename') or 'Error'}: {content.get('evalue') or ''}".rstrip(": "),
                       text=trace)
-
-
-# ------------------------------------------------------------------------------- export
-#: Most lines of one statement's output written as comments into a ``.py`` export.
-EXPORT_OUTPUT_LINES = 40
-
-
-def output_summary_lines(output: dict[str, Any] | None, max_lines: int = EXPORT_OUTPUT_LINES) -> list[str]:
-    """A statement's output as plain lines for a ``.py`` export (written as comments): the
-    text, a table as ``a | b`` rows, ``[image]`` for a picture; cut at ``max_lines``."""
-    if not output or output.get("status") == "error":
-        return []
-    table = result_table(output)
-    if table is not None:
-        lines = [" | ".join(c.name for c in table.columns)]
-        lines += [" | ".join(cell_text(v) for v in row) for row in table.rows[: max_lines - 1]]
-        if len(table.rows) > max_lines - 1:
-            lines.append(f"... {len(table.rows)} rows in all")
-        return lines
-    data = output.get("data") or {}
-    if isinstance(data, dict) and any(m in data for m in IMAGE_MIMES):
-        return ["[image]"]
-    if isinstance(data, dict) and isinstance(data.get("text/html"), str):
-        return ["[HTML output]"]
-    whole = full_text(output)
-    if whole is None:
-        return []
-    lines = whole[0].splitlines()
-    if len(lines) > max_lines:
-        lines = lines[:max_lines] + [f"... {len(lines) - max_lines} more lines"]
-    return lines

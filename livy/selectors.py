@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce, Greatest
 
 from livy.clients import current_config
 from livy.models import SparkSession, Statement
-from livy.remote.states import SessionState
+from livy.remote.states import SessionState, StatementState
 from livy.states import BUSY_SESSION_VALUES, RUNNING_STATEMENT_VALUES, TERMINAL_STATEMENT_VALUES
 from myapp.config import AppConfig
 
@@ -169,6 +169,12 @@ def scope_is_live(scope: QuerySet[Statement], session: SparkSession | None) -> b
 def has_queued(session: SparkSession | None) -> bool:
     """True when ``session`` has statements waiting to be sent (only a POST sends them)."""
     return session is not None and session.statements.filter(state=Statement.QUEUED).exists()
+
+
+def has_cancelling(session: SparkSession) -> bool:
+    """True when a statement of ``session`` is ``cancelling`` (Livy keeps such a session busy
+    until the code ends: the page offers a restart)."""
+    return session.statements.filter(state=StatementState.CANCELLING.value).exists()
 
 
 def open_sessions_of(scope: QuerySet[Statement], pks: Iterable[int]) -> QuerySet[SparkSession]:

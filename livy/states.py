@@ -3,8 +3,10 @@ plus three of ours for statements Livy has not (yet) confirmed.
 
 Our statement states have their own enum, :class:`OwnStatementState`, with names that do not
 collide with Livy's or Fabric's (Fabric's *session* state ``submitting`` is not our
-``sending``). Templates, the badge tag, queries and the lifecycle ask the functions here,
-never compare state strings.
+``sending``). Code asks the predicates here (``statement_is_*``), or the rows' properties
+built on them (``Statement.is_queued``, ``is_cancelling``...), and the badge tones
+(:func:`session_tone`, :func:`statement_tone`) instead of comparing state strings; templates
+use those properties (``livy/_statement.html``), queries the value sets below.
 """
 
 from __future__ import annotations
@@ -53,6 +55,22 @@ def statement_is_terminal(value: str) -> bool:
 def statement_is_running(value: str) -> bool:
     """True while Livy runs (or may run) the statement: waiting, running or cancelling."""
     return value in RUNNING_STATEMENT_VALUES
+
+
+def statement_is_queued(value: str) -> bool:
+    """True for our ``queued``: saved, waiting for its session to be ready."""
+    return value == OwnStatementState.QUEUED.value
+
+
+def statement_is_sending(value: str) -> bool:
+    """True for our ``sending``: claimed by one request and being sent to Livy."""
+    return value == OwnStatementState.SENDING.value
+
+
+def statement_is_cancelling(value: str) -> bool:
+    """True for Livy's ``cancelling``: asked to cancel, still running (Python code on the
+    driver cannot be interrupted; Livy keeps the session busy until it ends)."""
+    return value == StatementState.CANCELLING.value
 
 
 def statement_is_error(value: str) -> bool:

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "myapp.middleware.RejectUndecodableFormMiddleware",
     "myapp.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # An expired sign-in raised by a view (LivySignInRequired) becomes a sign-in round trip.
+    "livy.middleware.LivySignInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",

@@ -271,6 +271,24 @@ def test_failed_refresh_sends_the_user_to_sign_in_and_back_with_nothing_lost(wor
     assert stmt.state in ("waiting", "running") and stmt.livy_id is not None
 
 
+def test_the_apps_fragment_header_gets_the_sign_in_round_trip_back_to_the_page_it_came_from(world):
+    """The page's script names itself with ``X-Livy-Fragment: 1`` (no htmx header): an expired
+    sign-in met by a poll of a session page is a 204 the script follows, back to that page."""
+    world.run("1+1")
+    world.until_idle()
+    session = SparkSession.objects.get(active=True)
+    _expire_fabric_tokens(world.client)
+    world.entra.refresh_error = "invalid_grant"
+    page = reverse("livy:session_detail", args=[session.pk])
+    response = world.client.get(reverse("livy:notebook"), HTTP_X_LIVY_FRAGMENT="1",
+                                HTTP_REFERER=f"http://testserver{page}?x=1")
+    assert response.status_code == 204
+    target = urlsplit(response["HX-Redirect"])
+    assert target.path == reverse("entra_login") and parse_qs(target.query) == {"next": [page]}
+    # Without either header the same request is a plain redirect.
+    assert world.client.get(reverse("livy:notebook"))["Location"].startswith(reverse("entra_login"))
+
+
 def test_revoked_token_is_replaced_silently_when_the_refresh_token_still_works(world):
     world.run("1+1")
     world.until_idle()

@@ -266,3 +266,12 @@ def test_stop_on_the_session_page_keeps_the_whole_history(as_editor, editor, liv
     # Without JavaScript the browser goes back to the session page.
     assert as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk})["Location"] == \
         reverse("livy:session_detail", args=[session.pk])
+
+
+def test_the_apps_fragment_header_gets_the_delta_as_htmxs_did(as_editor, livy_api):
+    livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
+    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')", "after": "0"}, HTTP_X_LIVY_FRAGMENT="1")
+    assert response.status_code == 200 and response.content.decode().lstrip().startswith('<div id="delta"')
+    # Any other value is a plain browser's post: the whole page, the code kept.
+    page = as_editor.post(reverse("livy:run"), {"code": "   "}, HTTP_X_LIVY_FRAGMENT="0").content.decode()
+    assert 'id="run-form"' in page and 'id="delta"' not in page and "Write some code to run first." in page

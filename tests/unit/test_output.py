@@ -1,9 +1,9 @@
 """Rendering of Livy outputs by MIME type, and the whole-result downloads."""
 
+from livy.export import output_summary_lines
 from livy.output import (
     TABLE_MIME,
     full_text,
-    output_summary_lines,
     render_parts,
     result_table,
     table_csv,
