@@ -62,7 +62,7 @@ COMPLETING_KINDS = ("spark",)
 
 
 def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
+    return request.headers.get("X-Livy-Fragment") == "1" or request.headers.get("HX-Request") == "true"
 
 
 def _client(request: HttpRequest) -> LivyClient:
@@ -73,14 +73,14 @@ def _client(request: HttpRequest) -> LivyClient:
 def _sign_in_again(request: HttpRequest) -> HttpResponse:
     """Send the user through Entra sign-in and back to the page they were on. The code in
     the editor is kept by the page itself (notebook.js keeps the draft in the browser)."""
-    page = urlsplit(request.headers.get("HX-Current-URL", "")).path or (
+    page = urlsplit(request.headers.get("X-Livy-Page") or request.headers.get("HX-Current-URL", "")).path or (
         request.path if request.method == "GET" and not _is_htmx(request) else reverse("livy:notebook")
     )
     target = reverse("entra_login") if current_config().entra_enabled else reverse("login")
     url = f"{target}?{urlencode({'next': page})}"
     if _is_htmx(request):
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
+        response["HX-Redirect"] = response["X-Livy-Redirect"] = url
         return response
     return redirect(url)
 
