@@ -192,8 +192,8 @@ def test_page_has_a_visible_only_heartbeat(world):
     session = SparkSession.objects.get(active=True)
     url = reverse("livy:keep_alive", args=[session.pk])
     assert f'data-keepalive-url="{url}" data-keepalive-interval="300.0"' in page
-    # notebook.js posts it every interval, skipping beats while the tab is hidden.
-    script = (Path(__file__).resolve().parents[2] / "static/livy/notebook.js").read_text()
+    # The page's script posts it every interval, skipping beats while the tab is hidden.
+    script = (Path(__file__).resolve().parents[2] / "frontend/src/app/heartbeat.js").read_text()
     assert 'if (document.visibilityState !== "visible") return;' in script
 
 
