@@ -97,6 +97,7 @@ export class Cell {
     this.kindSelect?.addEventListener("change", this.onKindChange);
     this.form.addEventListener("submit", this.onSubmit);
     this.page.cells.push(this);
+    element.__livyCell = this;
   }
 
   /** The selected kind ("pyspark" without a selector). */
@@ -171,6 +172,7 @@ export class Cell {
     this.editor.destroy();
     const i = this.page.cells.indexOf(this);
     if (i >= 0) this.page.cells.splice(i, 1);
+    delete this.element.__livyCell;
   }
 }
 
@@ -180,10 +182,5 @@ export class Cell {
  * @returns {Cell}
  */
 export function mount(cellElement, options) {
-  if (cellElement.__livyCell) return cellElement.__livyCell;
-  const cell = new Cell(cellElement, options);
-  cellElement.__livyCell = cell;
-  const destroy = cell.destroy.bind(cell);
-  cell.destroy = () => { destroy(); delete cellElement.__livyCell; };
-  return cell;
+  return cellElement.__livyCell || new Cell(cellElement, options);
 }
