@@ -33,7 +33,13 @@ function setup() {
     Object.assign(api, { page, poller: page.poller, cells: page.cells });
     api.mount = (element, options) => mount(element, { ...options, page });
     // Cells first: the statements' "Copy to editor" buttons show only when there is an editor.
-    for (const element of $all("[data-cell]")) mount(element, { page });
+    for (const element of $all("[data-cell]")) {
+      try {
+        mount(element, { page });
+      } catch (error) {
+        console.error(error); // this cell's form posts without the script; the page still works
+      }
+    }
     api.editor = page.cells[0]?.editor ?? null;
     page.start();
   }
