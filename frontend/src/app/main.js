@@ -37,7 +37,7 @@ function setup() {
       try {
         mount(element, { page });
       } catch (error) {
-        console.error(error); // this cell's form posts without the script; the page still works
+        console.error(error); // the page keeps working; a data-delta form still posts as any action
       }
     }
     api.editor = page.cells[0]?.editor ?? null;
