@@ -610,7 +610,7 @@ def live_attributes(html: str) -> tuple[str, str]:
 def with_stamp(app: App, path: str, cookie: str) -> str:
     """``path`` with the ``stamp`` of the session bar that one poll of it answers with (what
     notebook.js sends back with each later poll; 204 then means "nothing changed")."""
-    answer = requests.get(f"http://127.0.0.1:{app.port}{path}", headers={"Cookie": cookie, "HX-Request": "true"},
+    answer = requests.get(f"http://127.0.0.1:{app.port}{path}", headers={"Cookie": cookie, "X-Livy-Fragment": "1"},
                           timeout=30)
     stamp = re.search(r'data-stamp="([^"]*)"', answer.text)
     return f"{path}&stamp={stamp[1]}" if stamp else path
@@ -626,7 +626,7 @@ def load_test(app: App, proxy: CountingProxy, path: str, cookie: str, args: argp
     busy0, total0 = machine_cpu_seconds()
     app_cpu0 = group_cpu_seconds(app.process.pid)
     cmd = [sys.executable, str(ROOT / "benchmarks" / "loadgen.py"), "--url", url, "--header", f"Cookie: {cookie}",
-           "--header", "HX-Request: true", "--threads", str(args.load_threads), "--seconds", str(args.load_seconds),
+           "--header", "X-Livy-Fragment: 1", "--threads", str(args.load_threads), "--seconds", str(args.load_seconds),
            "--warmup", str(args.load_warmup), "--max-requests", str(args.load_max_requests)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
                           timeout=args.load_seconds + args.load_warmup + 60)
@@ -706,7 +706,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         # As the page does: each poll sends the stamp of the session bar it shows (the last delta's).
         poll_path = with_stamp(app, poll_path, cookie)
         session_poll = with_stamp(app, session_poll, cookie)
-        check = requests.get(f"http://127.0.0.1:{app.port}{poll_path}", headers={"Cookie": cookie, "HX-Request": "true"},
+        check = requests.get(f"http://127.0.0.1:{app.port}{poll_path}", headers={"Cookie": cookie, "X-Livy-Fragment": "1"},
                              timeout=30)
         out["load_check"] = {"status": check.status_code, "bytes": len(check.content), "path": poll_path,
                              "live": 'data-live="true"' in check.text}

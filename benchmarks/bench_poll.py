@@ -110,7 +110,7 @@ def main(count: int) -> None:
     user.groups.add(Group.objects.get(name="Editors"))
     client = Client()
     client.force_login(user)
-    htmx = {"HTTP_HX_REQUEST": "true"}
+    fragment = {"HTTP_X_LIVY_FRAGMENT": "1"}
     print(f"{count} requests per row (the page: {max(20, count // 5)}); Livy faked, answering at once")
 
     session = SparkSession.objects.create(owner=user, backend="apache", endpoint=LIVY, livy_id="1",
@@ -121,7 +121,7 @@ def main(count: int) -> None:
         mock.get(f"{LIVY}/sessions/1", json=session_json(1, "busy", name=SESSION_NAME))
         mock.get(f"{LIVY}/sessions/1/statements/0", json=statement_json(0, "running", "x", progress=0.5))
         measure("notebook poll while a statement runs (reads Livy)", client, count, mock,
-                lambda c: c.get(notebook_poll, **htmx), expect=f'id="statement-{running.pk}"')
+                lambda c: c.get(notebook_poll, **fragment), expect=f'id="statement-{running.pk}"')
     running.refresh_from_db()
     session.refresh_from_db()
     assert running.state == "running" and session.active and session.state == "busy", (
@@ -141,10 +141,10 @@ def main(count: int) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(f"{LIVY}/sessions/1", json=session_json(1, "idle", name=SESSION_NAME))
         measure("notebook poll after everything finished (no Livy call)", client, count, mock,
-                lambda c: c.get(f"{reverse('livy:notebook_live')}?open=&after={newest}", **htmx),
+                lambda c: c.get(f"{reverse('livy:notebook_live')}?open=&after={newest}", **fragment),
                 expect='data-live="false"')
         measure("session page poll after everything finished (no Livy call)", client, count, mock,
-                lambda c: c.get(f"{reverse('livy:live', args=[session.pk])}?open=&after={newest}", **htmx),
+                lambda c: c.get(f"{reverse('livy:live', args=[session.pk])}?open=&after={newest}", **fragment),
                 expect='data-live="false"')
         measure("notebook page, 201 finished statements (session verified)", client, max(20, count // 5), mock,
                 lambda c: c.get(reverse("livy:notebook")), expect=f'id="statement-{newest}"')
@@ -164,7 +164,7 @@ def main(count: int) -> None:
                           content_type="application/json")
         measure("Run 1+1 (POST /run/; Livy answers it finished)", client, max(20, count // 5), mock,
                 lambda c: c.post(reverse("livy:run"), {"code": "1+1", "kind": "pyspark", "scope": "notebook",
-                                                       "open": "", "after": str(newest)}, **htmx),
+                                                       "open": "", "after": str(newest)}, **fragment),
                 expect='data-state="available"')
     session.refresh_from_db()
     assert session.active, ("the session was closed during the benchmark", session.state, session.error_message)

@@ -21,9 +21,9 @@ from livy.views import _wants_fragment
 
 def _page_of(request: HttpRequest, fragment: bool) -> str:
     """The path of the page the user is on, to come back to after signing in: the page's
-    own URL (``HX-Current-URL``, else the ``Referer`` of a fragment request), the requested
+    own URL (``X-Livy-Page``, sent by the page's script, else the ``Referer`` of a fragment request), the requested
     path for a plain GET, else the notebook. Only a local path is used."""
-    sent = request.headers.get("HX-Current-URL") or (request.headers.get("Referer", "") if fragment else "")
+    sent = request.headers.get("X-Livy-Page") or (request.headers.get("Referer", "") if fragment else "")
     path = urlsplit(sent).path
     if path.startswith("/") and not path.startswith("//"):
         return path
@@ -33,15 +33,15 @@ def _page_of(request: HttpRequest, fragment: bool) -> str:
 def sign_in_again(request: HttpRequest) -> HttpResponse:
     """Send the user through sign-in (Entra ID when configured, else the local sign-in page)
     and back to the page they were on (``?next=<path>``). A fragment request (the page's
-    script) gets ``204`` with ``HX-Redirect: <sign-in URL>``, which the script follows; a
+    script) gets ``204`` with ``X-Livy-Redirect: <sign-in URL>``, which the script follows; a
     plain request gets a ``302``. The code in the editor is kept by the page itself
-    (notebook.js keeps the draft in the browser) and queued code stays on the server."""
+    (frontend/src/app/drafts.js keeps the draft in the browser) and queued code stays on the server."""
     fragment = _wants_fragment(request)
     target = reverse("entra_login") if current_config().entra_enabled else reverse("login")
     url = f"{target}?{urlencode({'next': _page_of(request, fragment)})}"
     if fragment:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
+        response["X-Livy-Redirect"] = url
         return response
     return redirect(url)
 

@@ -75,9 +75,9 @@ def action_view(permission: str | None = None) -> Callable[[View], View]:
 
 def _wants_fragment(request: HttpRequest) -> bool:
     """True when the page's script sent the request and wants a fragment (a delta, or 204 with
-    ``HX-Redirect``) instead of a page or a redirect: the app's header ``X-Livy-Fragment: 1``,
-    or htmx's ``HX-Request: true``. The one place that decides it."""
-    return request.headers.get("X-Livy-Fragment") == "1" or request.headers.get("HX-Request") == "true"
+    ``X-Livy-Redirect``) instead of a page or a redirect: the app's header
+    ``X-Livy-Fragment: 1``, sent by frontend/src/app/fragment.js. The one place that decides it."""
+    return request.headers.get("X-Livy-Fragment") == "1"
 
 
 def _client(request: HttpRequest) -> LivyClient:

@@ -70,7 +70,7 @@ MIDDLEWARE = [
 ]
 
 if not DEBUG:
-    # Serves static/ (htmx, CSS) in production; run `manage.py collectstatic` on deploy.
+    # Serves static/ (the app bundles, CSS) in production; run `manage.py collectstatic` on deploy.
     # (In development, runserver serves them from STATICFILES_DIRS.)
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
@@ -103,7 +103,7 @@ DATABASES = {"default": database_settings(CONFIG, BASE_DIR)}
 # reaches the browser (signed-cookie sessions would send it there).
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+CSRF_COOKIE_HTTPONLY = False  # the page's script reads the token from the page, not the cookie
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 

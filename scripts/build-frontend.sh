@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Build the vendored browser bundles from the pinned npm packages in frontend/ (package.json +
-# package-lock.json) into static/livy/vendor/, which is committed: serving the app needs no Node
-# and loads nothing from a CDN.
+# Build the browser bundles from frontend/ (the app's ES modules in frontend/src/app/, and the
+# pinned npm packages of package.json + package-lock.json) into static/livy/, where they are
+# committed: serving the app needs no Node and loads nothing from a CDN.
 #
-#   scripts/build-frontend.sh          install (npm ci) and rebuild static/livy/vendor/:
-#                                        codemirror-bundle.min.js  window.LivyEditor (CodeMirror 6)
-#                                        chart-bundle.min.js       window.Chart (Chart.js 4)
-#                                        codemirror-LICENSE.txt, chartjs-LICENSE.txt
+#   scripts/build-frontend.sh          install (npm ci) and rebuild, in static/livy/:
+#                                        app.min.js                       the app (window.LivyNotebook)
+#                                        vendor/codemirror-bundle.min.js  window.LivyEditor (CodeMirror 6)
+#                                        vendor/chart-bundle.min.js       window.Chart (Chart.js 4)
+#                                        vendor/codemirror-LICENSE.txt, vendor/chartjs-LICENSE.txt
 #                                      then commit those files.
 #   scripts/build-frontend.sh --check  rebuild into a temporary directory and exit 1 if the
 #                                      committed files differ from the rebuild (byte for byte;
@@ -25,9 +26,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FRONTEND="$ROOT/frontend"
-VENDOR="$ROOT/static/livy/vendor"
-OUTPUTS=(codemirror-bundle.min.js chart-bundle.min.js codemirror-LICENSE.txt chartjs-LICENSE.txt)
-BUNDLES=(codemirror-bundle.min.js chart-bundle.min.js)
+STATIC="$ROOT/static/livy"
+BUNDLES=(app.min.js vendor/codemirror-bundle.min.js vendor/chart-bundle.min.js)
+OUTPUTS=("${BUNDLES[@]}" vendor/codemirror-LICENSE.txt vendor/chartjs-LICENSE.txt)
 
 mode=build
 case "${1:-}" in
@@ -95,21 +96,21 @@ done
 if [[ $mode == check ]]; then
   differ=()
   for f in "${OUTPUTS[@]}"; do
-    if [[ ! -f "$VENDOR/$f" ]]; then differ+=("$f (missing)")
-    elif ! cmp -s "$tmp/$f" "$VENDOR/$f"; then differ+=("$f"); fi
+    if [[ ! -f "$STATIC/$f" ]]; then differ+=("$f (missing)")
+    elif ! cmp -s "$tmp/$f" "$STATIC/$f"; then differ+=("$f"); fi
   done
   if (( ${#differ[@]} )); then
-    echo "build-frontend: FAILED: static/livy/vendor/ differs from a rebuild of frontend/ for: ${differ[*]}" >&2
-    echo "build-frontend: run scripts/build-frontend.sh and commit static/livy/vendor/ (and frontend/ changes)" >&2
+    echo "build-frontend: FAILED: static/livy/ differs from a rebuild of frontend/ for: ${differ[*]}" >&2
+    echo "build-frontend: run scripts/build-frontend.sh and commit static/livy/ (and frontend/ changes)" >&2
     exit 1
   fi
   echo "build-frontend: OK: the committed bundles match a rebuild (${elapsed_ms} ms)"
   exit 0
 fi
 
-mkdir -p "$VENDOR"
-for f in "${OUTPUTS[@]}"; do cp "$tmp/$f" "$VENDOR/$f"; done
+mkdir -p "$STATIC/vendor"
+for f in "${OUTPUTS[@]}"; do cp "$tmp/$f" "$STATIC/$f"; done
 for f in "${OUTPUTS[@]}"; do
-  printf 'build-frontend: static/livy/vendor/%-26s %8d bytes\n' "$f" "$(wc -c <"$VENDOR/$f")"
+  printf 'build-frontend: static/livy/%-33s %8d bytes\n' "$f" "$(wc -c <"$STATIC/$f")"
 done
 echo "build-frontend: built in ${elapsed_ms} ms"

@@ -17,7 +17,7 @@
 //
 // The <textarea> is hidden and the editor inserted right after it. textarea.value is kept equal
 // to the editor's text on every change, and an "input" event is dispatched on the textarea, so
-// ordinary form submission, htmx hx-post and existing "input" listeners keep working. A form
+// ordinary form submission and existing "input" listeners keep working. A form
 // "reset" puts the textarea's reset value back into the editor. create() on a textarea that
 // already has an editor returns the existing handle.
 //

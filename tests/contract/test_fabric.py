@@ -29,7 +29,7 @@ from tests.support.livy_json import error_output, ok_output
 from tests.support.pages import poll_like_the_page
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
+FRAGMENT = {"HTTP_X_LIVY_FRAGMENT": "1"}
 FABRIC = "api.fabric.microsoft.com"
 
 
@@ -38,7 +38,7 @@ class World:
         self.client, self.entra, self.fabric, self.settings, self.user = client, entra, fabric, settings, user
 
     def run(self, code):
-        return self.client.post(reverse("livy:run"), {"code": code}, **HTMX)
+        return self.client.post(reverse("livy:run"), {"code": code}, **FRAGMENT)
 
     def live(self):
         session = SparkSession.objects.get(active=True)
@@ -192,8 +192,8 @@ def test_page_has_a_visible_only_heartbeat(world):
     session = SparkSession.objects.get(active=True)
     url = reverse("livy:keep_alive", args=[session.pk])
     assert f'data-keepalive-url="{url}" data-keepalive-interval="300.0"' in page
-    # notebook.js posts it every interval, skipping beats while the tab is hidden.
-    script = (Path(__file__).resolve().parents[2] / "static/livy/notebook.js").read_text()
+    # The page's script posts it every interval, skipping beats while the tab is hidden.
+    script = (Path(__file__).resolve().parents[2] / "frontend/src/app/heartbeat.js").read_text()
     assert 'if (document.visibilityState !== "visible") return;' in script
 
 
@@ -243,7 +243,7 @@ def test_token_expiring_between_statements_is_refreshed_silently(world):
     world.entra.revoked.add(first_token)  # Fabric would now refuse it
     _expire_fabric_tokens(world.client)
     response = world.run("1+1")
-    assert response.status_code == 200 and "HX-Redirect" not in response
+    assert response.status_code == 200 and "X-Livy-Redirect" not in response
     assert len(_token_calls(world.entra, "refresh_token")) == 2
     assert world.fabric.tokens_seen[-1] != first_token
     assert Statement.objects.filter(code="1+1").count() == 2
@@ -256,7 +256,7 @@ def test_failed_refresh_sends_the_user_to_sign_in_and_back_with_nothing_lost(wor
     world.entra.refresh_error = "invalid_grant"
     response = world.run("df = spark.read.table('sales')")
     assert response.status_code == 204
-    target = urlsplit(response["HX-Redirect"])
+    target = urlsplit(response["X-Livy-Redirect"])
     assert target.path == reverse("entra_login") and parse_qs(target.query) == {"next": ["/"]}
     # The statement is kept, queued, while the user signs in again.
     assert Statement.objects.get(code="df = spark.read.table('sales')").state == Statement.QUEUED
@@ -283,7 +283,7 @@ def test_the_apps_fragment_header_gets_the_sign_in_round_trip_back_to_the_page_i
     response = world.client.get(reverse("livy:notebook"), HTTP_X_LIVY_FRAGMENT="1",
                                 HTTP_REFERER=f"http://testserver{page}?x=1")
     assert response.status_code == 204
-    target = urlsplit(response["HX-Redirect"])
+    target = urlsplit(response["X-Livy-Redirect"])
     assert target.path == reverse("entra_login") and parse_qs(target.query) == {"next": [page]}
     # Without either header the same request is a plain redirect.
     assert world.client.get(reverse("livy:notebook"))["Location"].startswith(reverse("entra_login"))
@@ -294,8 +294,8 @@ def test_revoked_token_is_replaced_silently_when_the_refresh_token_still_works(w
     world.until_idle()
     world.entra.revoked.update(world.entra.issued_access_tokens)  # e.g. a claims challenge
     session = SparkSession.objects.get(active=True)
-    response = world.client.get(reverse("livy:live", args=[session.pk]), **HTMX)
-    assert response.status_code == 200 and "HX-Redirect" not in response
+    response = world.client.get(reverse("livy:live", args=[session.pk]), **FRAGMENT)
+    assert response.status_code == 200 and "X-Livy-Redirect" not in response
     assert world.fabric.exchanges[-1][2] != 401
 
 
@@ -306,14 +306,14 @@ def test_revoked_sign_in_sends_the_user_to_sign_in_once_not_in_a_loop(world):
     world.entra.refresh_error = "invalid_grant"  # the whole sign-in was revoked
     # The statement finished with its Run, so polls need no Livy call; opening the notebook
     # checks the session on Fabric, which needs a token.
-    response = world.client.get(reverse("livy:notebook"), **HTMX)
-    assert response.status_code == 204 and response["HX-Redirect"].startswith(reverse("entra_login"))
+    response = world.client.get(reverse("livy:notebook"), **FRAGMENT)
+    assert response.status_code == 204 and response["X-Livy-Redirect"].startswith(reverse("entra_login"))
     # After the same user signs in again the page works: the dead token left in the cache
     # (not expired, so MSAL would hand it out again) is replaced.
     world.entra.refresh_error = None
     entra_sign_in(world.client, world.entra, world.user)
-    response = world.client.get(reverse("livy:notebook"), **HTMX)
-    assert response.status_code == 200 and "HX-Redirect" not in response
+    response = world.client.get(reverse("livy:notebook"), **FRAGMENT)
+    assert response.status_code == 200 and "X-Livy-Redirect" not in response
 
 
 def test_guest_user_from_another_tenant_gets_a_fabric_token(settings, client):
@@ -327,8 +327,8 @@ def test_guest_user_from_another_tenant_gets_a_fabric_token(settings, client):
                           home_oid="0f0f0f0f-1111-2222-3333-444444444444",
                           home_tenant="9188040d-6c67-4c5b-b112-36a304b66dad")
         entra_sign_in(client, entra, guest)
-        response = client.post(reverse("livy:run"), {"code": "1+1"}, **HTMX)
-        assert response.status_code == 200 and "HX-Redirect" not in response
+        response = client.post(reverse("livy:run"), {"code": "1+1"}, **FRAGMENT)
+        assert response.status_code == 200 and "X-Livy-Redirect" not in response
         assert fabric.calls("LivyApiSession_AcquireSparkSessionAsync")
 
 
@@ -401,5 +401,5 @@ def test_no_microsoft_account_in_session_means_sign_in(settings, client, editor)
         client.force_login(editor)  # a local account: no MSAL cache
         with pytest.raises(LivySignInRequired):
             DelegatedTokenProvider(client.session, settings.CONFIG).access_token()
-        response = client.post(reverse("livy:run"), {"code": "1+1"}, **HTMX)
-        assert response["HX-Redirect"].startswith(reverse("entra_login"))
+        response = client.post(reverse("livy:run"), {"code": "1+1"}, **FRAGMENT)
+        assert response["X-Livy-Redirect"].startswith(reverse("entra_login"))

@@ -33,7 +33,7 @@ ZERO_DIV = error_output("ZeroDivisionError", "division by zero",
                          "ZeroDivisionError: division by zero\n"])
 FABRIC_OUTPUTS = {SUM_SHOW: ("available", ok_output(SHOW_TEXT, 1)), "1/0": ("available", ZERO_DIV),
                   "1+1": ("available", ok_output("2", 2))}
-HTMX = {"HTTP_HX_REQUEST": "true"}
+FRAGMENT = {"HTTP_X_LIVY_FRAGMENT": "1"}
 
 
 class Notebook:
@@ -51,7 +51,7 @@ class Notebook:
         return response.content.decode()
 
     def post(self, name: str, *args, **data) -> str:
-        response = self.client.post(reverse(name, args=args), data, **HTMX)
+        response = self.client.post(reverse(name, args=args), data, **FRAGMENT)
         assert response.status_code == 200, response
         return response.content.decode()
 

@@ -17,7 +17,7 @@ from tests.support.livy_json import FAKE_SESSION_NAME, LIVY, ok_output, session_
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+FRAGMENT = {"HTTP_X_LIVY_FRAGMENT": "1"}
 BIG = "x" * 99 + "\n"
 
 
@@ -47,7 +47,7 @@ def _pks(fragment: str) -> list[int]:
 
 def poll(client, url, open_pks=(), after=0, post=False):
     data = {"open": ",".join(str(pk) for pk in open_pks), "after": str(after)}
-    response = client.post(url, data, **HTMX) if post else client.get(url, data, **HTMX)
+    response = client.post(url, data, **FRAGMENT) if post else client.get(url, data, **FRAGMENT)
     assert response.status_code == 200, response.status_code
     return response.content.decode()
 
@@ -122,7 +122,7 @@ def test_only_the_owner_gets_a_dispatch_url(client, editor, livy_admin, livy_api
     client.force_login(livy_admin)
     page = client.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
     assert "1+1" in page and "data-dispatch-url" not in page
-    assert client.post(reverse("livy:dispatch", args=[session.pk]), **HTMX).status_code == 404
+    assert client.post(reverse("livy:dispatch", args=[session.pk]), **FRAGMENT).status_code == 404
 
 
 def test_the_session_page_polls_its_own_session(as_editor, editor, livy_api):
@@ -174,7 +174,7 @@ def test_rerun_runs_the_same_code_and_kind_in_the_users_session(as_editor, edito
     old = _session(editor, livy_id="3", state="dead", active=False)
     stmt = _stmt(old, "SELECT 1 AS one", kind="sql", state="available")
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
-    body = as_editor.post(reverse("livy:rerun_statement", args=[stmt.pk]), {"after": stmt.pk}, **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:rerun_statement", args=[stmt.pk]), {"after": stmt.pk}, **FRAGMENT).content.decode()
     again = Statement.objects.exclude(pk=stmt.pk).get()
     assert (again.code, again.kind, again.state, again.session.active) == ("SELECT 1 AS one", "sql", "queued", True)
     _, new = _split(body)
@@ -196,7 +196,7 @@ def test_a_cancelling_statement_explains_and_offers_a_restart(as_editor, editor,
 
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(5, "starting"))
-    body = as_editor.post(restart, {"after": stmt.pk}, **HTMX).content.decode()
+    body = as_editor.post(restart, {"after": stmt.pk}, **FRAGMENT).content.decode()
     session.refresh_from_db()
     new = SparkSession.objects.get(active=True)
     assert session.state == "killed" and not session.active and new.livy_id == "5"
@@ -235,10 +235,10 @@ def test_run_sends_the_chosen_kind_and_labels_the_statement(as_editor, editor, l
     _session(editor, state="idle")
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
     sent = livy_api.post(f"{LIVY}/sessions/4/statements", status=201, json=statement_json(0, "waiting", "SELECT 1"))
-    body = as_editor.post(reverse("livy:run"), {"code": "SELECT 1", "kind": "sql", "after": "0"}, **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:run"), {"code": "SELECT 1", "kind": "sql", "after": "0"}, **FRAGMENT).content.decode()
     assert json.loads(sent.calls[0].request.body) == {"code": "SELECT 1", "kind": "sql"}
     assert 'class="kind kind-sql">SQL<' in body and 'data-kind="sql"' in body
-    assert as_editor.post(reverse("livy:run"), {"code": "1", "kind": "cobol"}, **HTMX).status_code == 200
+    assert as_editor.post(reverse("livy:run"), {"code": "1", "kind": "cobol"}, **FRAGMENT).status_code == 200
     assert Statement.objects.count() == 1  # an unknown kind is refused, nothing is run
 
 
@@ -294,13 +294,13 @@ def test_a_poll_that_would_carry_nothing_is_answered_204(client, editor, livy_ap
     calls_at_load = len(livy_api.calls)
     stamp = _re.search(r'id="live"[^>]* data-stamp="([^"]+)"', page).group(1)
     url = reverse("livy:notebook_live")
-    quiet = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    quiet = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_X_LIVY_FRAGMENT="1")
     assert quiet.status_code == 204 and quiet["X-Livy-Live"] == "false"
     # Anything new, or a bar that changed, gets a delta again.
     newer = _Statement.objects.create(session=session, author=editor, code="2+2", livy_id=1, state="available")
-    again = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    again = client.get(url, {"open": "", "after": stmt.pk, "stamp": stamp}, HTTP_X_LIVY_FRAGMENT="1")
     assert again.status_code == 200 and f'id="statement-{newer.pk}"' in again.content.decode()
     _Session.objects.filter(pk=session.pk).update(state="dead")
-    changed = client.get(url, {"open": "", "after": newer.pk, "stamp": stamp}, HTTP_HX_REQUEST="true")
+    changed = client.get(url, {"open": "", "after": newer.pk, "stamp": stamp}, HTTP_X_LIVY_FRAGMENT="1")
     assert changed.status_code == 200 and "dead" in changed.content.decode()
     assert len(livy_api.calls) == calls_at_load  # polls of a finished notebook never call Livy

@@ -376,11 +376,18 @@ def test_every_response_has_the_security_headers(client, editor):
         assert "no-store" in response.headers.get("Cache-Control", "")
 
 
-def test_htmx_is_told_not_to_eval(client, editor):
+def test_pages_run_only_the_apps_own_script_files(client, editor):
+    """No inline script (the CSP forbids it) and no library the page does not use: the notebook
+    loads the editor bundle and the app's bundle, the sessions page only the app's."""
     client.force_login(editor)
-    page = client.get(reverse("livy:session_list")).content.decode()
-    meta = re.search(r'<meta name="htmx-config" content=\'([^\']*)\'>', page)
-    assert meta and json.loads(meta.group(1))["allowEval"] is False
+    for name, expected in (("livy:notebook", ["livy/vendor/codemirror-bundle.min.js", "livy/app.min.js"]),
+                           ("livy:session_list", ["livy/app.min.js"])):
+        page = client.get(reverse(name)).content.decode()
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", page, flags=re.S)
+        assert [body for _, body in scripts if body.strip()] == []
+        assert [re.search(r'src="([^"]*)"', attrs).group(1) for attrs, _ in scripts] == [
+            f"/static/{path}" for path in expected]
+        assert " hx-" not in page
 
 
 def test_sign_out_redirect_to_entra_is_allowed_by_form_action(client, settings, entra):

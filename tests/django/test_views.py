@@ -21,7 +21,7 @@ from tests.support.livy_json import (
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+FRAGMENT = {"HTTP_X_LIVY_FRAGMENT": "1"}
 
 
 _session = session_row
@@ -69,9 +69,9 @@ def test_empty_notebook_offers_to_start(as_editor):
     assert "A session starts when you run code." in body and 'id="run-form"' in body
 
 
-def test_run_via_htmx_returns_a_delta_that_polls(as_editor, livy_api):
+def test_run_as_a_fragment_returns_a_delta_that_polls(as_editor, livy_api):
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
-    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')", "open": "", "after": "0"}, **HTMX)
+    response = as_editor.post(reverse("livy:run"), {"code": "print('hi')", "open": "", "after": "0"}, **FRAGMENT)
     body = response.content.decode()
     assert response.status_code == 200
     assert body.lstrip().startswith('<div id="delta" data-live="true"')
@@ -125,9 +125,9 @@ def test_error_shows_name_value_and_traceback(as_editor, editor, livy_api):
     assert "Traceback (most recent call last):" in body
 
 
-def test_livy_down_on_run_shows_message_and_keeps_code_htmx(as_editor, livy_api):
+def test_livy_down_on_run_shows_message_and_keeps_code_as_a_fragment(as_editor, livy_api):
     livy_api.post(f"{LIVY}/sessions", body=refused())
-    response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"}, **HTMX)
+    response = as_editor.post(reverse("livy:run"), {"code": "df = spark.range(10)"}, **FRAGMENT)
     body = response.content.decode()
     assert response.status_code == 200
     assert "Your code was not run" in body and "cannot be reached" in body
@@ -143,7 +143,7 @@ def test_livy_down_on_run_without_js_renders_page_with_code(as_editor, livy_api)
 
 def test_throttled_livy_message_says_when_to_retry(as_editor, livy_api):
     livy_api.post(f"{LIVY}/sessions", status=429, headers={"Retry-After": "20"})
-    body = as_editor.post(reverse("livy:run"), {"code": "x"}, **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:run"), {"code": "x"}, **FRAGMENT).content.decode()
     assert "Livy is busy (HTTP 429). Try again in 20 s." in body
 
 
@@ -167,7 +167,7 @@ def test_killed_session_is_shown_with_restart_button(as_editor, editor, livy_api
 
 
 def test_empty_code_is_refused_with_a_message(as_editor, livy_api):
-    body = as_editor.post(reverse("livy:run"), {"code": "   "}, **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:run"), {"code": "   "}, **FRAGMENT).content.decode()
     assert "Write some code to run first." in body and len(livy_api.calls) == 0
 
 
@@ -207,10 +207,10 @@ def test_stop_and_cancel(as_editor, editor, livy_api):
     livy_api.post(f"{LIVY}/sessions/4/statements/1/cancel", json={"msg": "canceled"})
     livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "busy"))
     livy_api.get(f"{LIVY}/sessions/4/statements/1", json=statement_json(1, "running", "x"))
-    body = as_editor.post(reverse("livy:cancel_statement", args=[stmt.pk]), **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:cancel_statement", args=[stmt.pk]), **FRAGMENT).content.decode()
     assert "cancelling" in body
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
-    body = as_editor.post(reverse("livy:stop_session", args=[session.pk]), **HTMX).content.decode()
+    body = as_editor.post(reverse("livy:stop_session", args=[session.pk]), **FRAGMENT).content.decode()
     assert 'id="session-state" class="badge badge-ended">killed' in body
 
 
@@ -261,14 +261,14 @@ def test_stop_on_the_session_page_keeps_the_whole_history(as_editor, editor, liv
     detail = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
     assert f'<input type="hidden" name="scope" value="{session.pk}">' in detail
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
-    after = as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk}, **HTMX).content.decode()
+    after = as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk}, **FRAGMENT).content.decode()
     assert after.count('class="card statement"') == 55
     # Without JavaScript the browser goes back to the session page.
     assert as_editor.post(reverse("livy:stop_session", args=[session.pk]), {"scope": session.pk})["Location"] == \
         reverse("livy:session_detail", args=[session.pk])
 
 
-def test_the_apps_fragment_header_gets_the_delta_as_htmxs_did(as_editor, livy_api):
+def test_the_apps_fragment_header_gets_the_delta(as_editor, livy_api):
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(4, "starting"))
     response = as_editor.post(reverse("livy:run"), {"code": "print('hi')", "after": "0"}, HTTP_X_LIVY_FRAGMENT="1")
     assert response.status_code == 200 and response.content.decode().lstrip().startswith('<div id="delta"')

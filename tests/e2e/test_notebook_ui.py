@@ -487,3 +487,63 @@ def test_phone_layout(browser, sign_in, livy, live_server):
     page.screenshot(path=str(ARTIFACTS / "test_phone_layout_390x844.png"), full_page=True)
     assert csp_violations(page) == []
     context.close()
+
+
+# ------------------------------------------------------------------------------ cells
+ADD_CELL = """() => {
+    // A second cell, as the notebook page will render one per cell (frontend/src/app/cell.js).
+    const form = document.createElement("form");
+    form.id = "cell-2";
+    form.method = "post";
+    form.action = document.getElementById("run-form").getAttribute("action");
+    form.setAttribute("data-draft-key", document.getElementById("run-form").dataset.draftKey + "-2");
+    const token = document.createElement("input");
+    token.type = "hidden"; token.name = "csrfmiddlewaretoken";
+    token.value = document.querySelector("meta[name=csrf-token]").content;
+    const scope = document.createElement("input");
+    scope.type = "hidden"; scope.name = "scope"; scope.value = "notebook";
+    const kind = document.getElementById("id_kind").cloneNode(true);
+    kind.removeAttribute("id");
+    const code = document.createElement("textarea");
+    code.name = "code"; code.setAttribute("aria-label", "Code of cell 2");
+    const run = document.createElement("button");
+    run.type = "submit"; run.textContent = "Run";
+    const outputs = document.createElement("ol");
+    outputs.setAttribute("data-cell-outputs", "");
+    form.append(token, scope, kind, code, run, outputs);
+    document.getElementById("run-form").after(form);
+    window.__changes = [];
+    window.__cell2 = LivyNotebook.mount(form, {onChange: (source) => window.__changes.push(source)});
+    return LivyNotebook.cells.length;
+}"""
+
+
+def test_two_cells_on_one_page_each_run_and_show_their_own_statements(nb, livy):
+    assert nb.evaluate(ADD_CELL) == 2
+    cell2 = nb.locator("#cell-2")
+    cell2.locator(".cm-content").click()
+    nb.keyboard.insert_text("slow()")
+    assert nb.evaluate("window.__changes.at(-1)") == {"code": "slow()", "kind": "pyspark"}
+    nb.keyboard.press("Control+Enter")  # the key runs the cell that has the focus
+    own = cell2.locator("[data-cell-outputs] > li.statement")
+    expect(own).to_have_count(1, timeout=20_000)
+    expect(own.locator("progress")).to_be_visible(timeout=20_000)  # polled in place, in the cell
+    expect(own.locator(".out-text")).to_have_text("slow done", timeout=20_000)
+    expect(nb.locator(STATEMENTS)).to_have_count(0)  # not in the console's list
+    # The console cell still runs into the page's list; the second cell's source is its own.
+    run_code(nb, "1+1")
+    expect(wait_finished(nb, timeout=20_000).locator(".out-text")).to_have_text("2")
+    assert nb.evaluate("window.__cell2.getSource().code") == "slow()"
+    nb.evaluate("window.__cell2.setSource('SELECT 1 AS one', 'sql')")
+    expect(cell2.locator("select[name=kind]")).to_have_value("sql")
+    expect(cell2.locator(".cm-content")).to_have_text("SELECT 1 AS one")
+    nb.evaluate("window.__cell2.run()")
+    expect(own).to_have_count(2, timeout=20_000)
+    expect(own.last.locator("td.num")).to_have_text("1", timeout=20_000)
+    assert [s["kind"] for s in livy.statements] == ["pyspark", "pyspark", "sql"]
+    # destroy() gives the textarea back and leaves the page's cells; its statements stay.
+    nb.evaluate("window.__cell2.destroy()")
+    expect(cell2.locator(".cm-editor")).to_have_count(0)
+    expect(cell2.locator("textarea")).to_be_visible()
+    assert nb.evaluate("LivyNotebook.cells.length") == 1
+    expect(own).to_have_count(2)

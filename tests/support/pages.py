@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from livy.models import SparkSession, Statement
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+FRAGMENT = {"HTTP_X_LIVY_FRAGMENT": "1"}
 
 
 def poll_like_the_page(client: Client, session: SparkSession, **extra: str) -> str:
@@ -15,7 +15,7 @@ def poll_like_the_page(client: Client, session: SparkSession, **extra: str) -> s
     queued statements (only a POST sends code), a GET of ``livy:live`` otherwise. Returns
     the response's HTML."""
     if Statement.objects.filter(session=session, state=Statement.QUEUED).exists():
-        response = client.post(reverse("livy:dispatch", args=[session.pk]), **HTMX, **extra)
+        response = client.post(reverse("livy:dispatch", args=[session.pk]), **FRAGMENT, **extra)
     else:
         response = client.get(reverse("livy:live", args=[session.pk]), **extra)
     assert response.status_code == 200, response.status_code

@@ -1,6 +1,6 @@
 """The app as production runs it, for tests that need several processes: a throwaway
 PostgreSQL database, ``manage.py`` in a subprocess, gunicorn on a free loopback port, and a
-browser-like HTTP client that signs in and sends htmx POSTs with the CSRF token.
+browser-like HTTP client that signs in and sends the page script's fragment POSTs with the CSRF token.
 
 Subprocesses get a hermetic environment: no ``.env`` (``LIVY_DOTENV=0``) and none of the
 app's variables from the test runner's environment, only those passed explicitly.
@@ -112,7 +112,7 @@ def gunicorn(env: Mapping[str, str], *, workers: int, threads: int, log: Path, t
 
 class Browser:
     """One signed-in HTTP client (its own cookies: a browser, or a tab in a private window)
-    that sends POSTs as htmx does: ``HX-Request`` and the CSRF token in ``X-CSRFToken``."""
+    that sends POSTs as the page's script does: ``X-Livy-Fragment: 1`` and the CSRF token in ``X-CSRFToken``."""
 
     def __init__(self, base_url: str):
         self.base_url = base_url
@@ -134,12 +134,12 @@ class Browser:
         assert answer.status_code == 302, f"sign-in failed: HTTP {answer.status_code}"
 
     def post(self, path: str, data: Mapping[str, str] | None = None) -> requests.Response:
-        headers = {"HX-Request": "true", "X-CSRFToken": self.http.cookies.get("csrftoken", ""),
+        headers = {"X-Livy-Fragment": "1", "X-CSRFToken": self.http.cookies.get("csrftoken", ""),
                    "Referer": f"{self.base_url}/"}
         return self.http.post(f"{self.base_url}{path}", data=dict(data or {}), headers=headers, timeout=60)
 
     def get(self, path: str) -> requests.Response:
-        return self.http.get(f"{self.base_url}{path}", headers={"HX-Request": "true"}, timeout=60)
+        return self.http.get(f"{self.base_url}{path}", headers={"X-Livy-Fragment": "1"}, timeout=60)
 
     def close(self) -> None:
         self.http.close()

@@ -137,7 +137,7 @@ def test_env_example_documents_every_variable_and_is_valid():
 
 
 def test_production_mode_serves_static_files_after_collectstatic(tmp_path):
-    """DEBUG=false: the page's htmx and CSS are still served (WhiteNoise)."""
+    """DEBUG=false: the page's script and CSS are still served (WhiteNoise)."""
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env.update({"LIVY_DOTENV": "0", "DJANGO_SECRET": "s" * 50, "DEBUG": "false", "SECURE_SSL_REDIRECT": "false",
                 "DATABASE_PATH": str(tmp_path / "db.sqlite3")})
@@ -146,11 +146,12 @@ def test_production_mode_serves_static_files_after_collectstatic(tmp_path):
         "from django.conf import settings; settings.STATIC_ROOT = r'%s';"
         "from django.core.management import call_command; call_command('collectstatic', '--noinput', verbosity=0);"
         "from django.test import Client;"
-        "r = Client(HTTP_HOST='localhost').get('/static/livy/vendor/htmx-2.0.11.min.js');"
+        "r = Client(HTTP_HOST='localhost').get('/static/livy/app.min.js');"
         "print(r.status_code, b''.join(r.streaming_content)[:10] if r.streaming else r.content[:10])"
     ) % (tmp_path / "static")
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert result.stdout.startswith("200 b'var htmx="), result.stdout + result.stderr
+    first = (ROOT / "static/livy/app.min.js").read_bytes()[:10]
+    assert result.stdout.startswith(f"200 {first!r}"), result.stdout + result.stderr
 
 
 def test_secrets_are_not_in_the_config_repr():
