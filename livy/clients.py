@@ -16,10 +16,6 @@ from livy.remote.client import LivyClient
 from livy.remote.tokens import DelegatedTokenProvider, ServicePrincipalTokenProvider
 from myapp.config import AppConfig, current_config
 
-# current_config lives in myapp.config; it stays importable from here for the modules that
-# still import it from livy.clients.
-__all__ = ["current_config", "livy_client", "token_provider_for"]
-
 
 def token_provider_for(session_store: MutableMapping[str, Any] | None, cfg: AppConfig) -> TokenProvider | None:
     """The token provider ``cfg`` asks for: None for Apache Livy (no token); for Fabric the

@@ -52,12 +52,13 @@ from django.shortcuts import render as render_template
 from django.urls import reverse
 
 from livy import lifecycle, selectors
-from livy.clients import current_config, livy_client
+from livy.clients import livy_client
 from livy.forms import KIND_LABELS
 from livy.models import SparkSession, Statement
 from livy.notices import notice_on_error
 from livy.remote.backends import BACKEND_CLASSES, LivyBackend
 from livy.remote.states import SessionState
+from myapp.config import current_config
 
 #: Statements the notebook shows: the user's latest, across their sessions on the configured
 #: Livy (the session page shows all of one session).

@@ -32,7 +32,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from livy.clients import current_config
 from livy.models import SparkSession, Statement
 from livy.remote.client import LivyClient
 from livy.remote.errors import (
@@ -62,6 +61,7 @@ from livy.session_end import (
     retire_elsewhere,
 )
 from livy.states import BUSY_SESSION_VALUES, statement_is_terminal
+from myapp.config import current_config
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from livy.clients import current_config
 from livy.remote.errors import LivySignInRequired
 from livy.views import _wants_fragment
+from myapp.config import current_config
 
 
 def _page_of(request: HttpRequest, fragment: bool) -> str:

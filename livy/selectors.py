@@ -13,11 +13,10 @@ from typing import Any
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 
-from livy.clients import current_config
 from livy.models import SparkSession, Statement
 from livy.remote.states import SessionState, StatementState
 from livy.states import BUSY_SESSION_VALUES, RUNNING_STATEMENT_VALUES, TERMINAL_STATEMENT_VALUES
-from myapp.config import AppConfig
+from myapp.config import AppConfig, current_config
 
 
 # ----------------------------------------------------------------------------- visibility

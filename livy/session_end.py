@@ -43,13 +43,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from livy.clients import current_config
 from livy.models import SparkSession, Statement
 from livy.remote.client import LivyClient
 from livy.remote.errors import LivyHTTPError, LivyNotFound, LivyProtocolError
 from livy.remote.states import SessionState
 from livy.remote.types import LivySession, LivyStatement
 from livy.selectors import open_statements
+from myapp.config import current_config
 
 log = logging.getLogger(__name__)
 

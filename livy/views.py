@@ -34,12 +34,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from livy import delta, export, lifecycle, output, selectors
-from livy.clients import current_config, livy_client
+from livy.clients import livy_client
 from livy.forms import RunForm, statement_kinds
 from livy.health import livy_status
 from livy.models import SparkSession, Statement
 from livy.notices import notice_on_error
 from livy.remote.client import LivyClient
+from myapp.config import current_config
 
 log = logging.getLogger(__name__)
 
