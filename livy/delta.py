@@ -90,9 +90,8 @@ class Scope:
 def notebook_scope(request: HttpRequest) -> Scope:
     """The notebook of the signed-in user: their latest session and statements on the
     configured Livy."""
-    cfg = current_config()
-    return Scope("notebook", selectors.latest_session(request.user, cfg=cfg),
-                 selectors.notebook_scope(request.user, cfg=cfg), NOTEBOOK_STATEMENTS,
+    return Scope("notebook", selectors.latest_session(request.user),
+                 selectors.notebook_scope(request.user), NOTEBOOK_STATEMENTS,
                  reverse("livy:notebook_live"), reverse("livy:notebook_dispatch"), "notebook")
 
 

@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce, Greatest
 from livy.models import SparkSession, Statement
 from livy.remote.states import SessionState, StatementState
 from livy.states import BUSY_SESSION_VALUES, RUNNING_STATEMENT_VALUES, TERMINAL_STATEMENT_VALUES
-from myapp.config import AppConfig, current_config
+from myapp.config import current_config
 
 
 # ----------------------------------------------------------------------------- visibility
@@ -41,12 +41,12 @@ def can_stop(user: Any, session: SparkSession) -> bool:
     return bool(session.owner_id == user.pk or user.has_perm("livy.stop_any_session"))
 
 
-def active_session(user: Any, *, cfg: AppConfig | None = None) -> SparkSession | None:
+def active_session(user: Any) -> SparkSession | None:
     """The user's active session on the configured backend *and* endpoint, or None.
 
     A row left active on another endpoint (the configuration changed) is not returned; the
     lifecycle retires it when the user next starts a session."""
-    cfg = cfg or current_config()
+    cfg = current_config()
     return SparkSession.objects.filter(
         owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT, active=True
     ).first()
@@ -107,10 +107,10 @@ def with_positions(statements: QuerySet[Statement]) -> QuerySet[Statement]:
     return statements.annotate(position=Subquery(earlier, output_field=IntegerField()))
 
 
-def notebook_scope(user: Any, *, cfg: AppConfig | None = None) -> QuerySet[Statement]:
+def notebook_scope(user: Any) -> QuerySet[Statement]:
     """Every statement of ``user``'s sessions on the configured backend *and* endpoint, the
     sessions that ended included: what the notebook page draws from."""
-    cfg = cfg or current_config()
+    cfg = current_config()
     return Statement.objects.filter(
         session__owner=user, session__backend=cfg.LIVY_BACKEND, session__endpoint=cfg.LIVY_BASE_ENDPOINT
     )
@@ -125,10 +125,10 @@ def notebook_statements(user: Any, *, limit: int = 50) -> list[Statement]:
     return list(newest[:limit])[::-1]
 
 
-def latest_session(user: Any, *, cfg: AppConfig | None = None) -> SparkSession | None:
+def latest_session(user: Any) -> SparkSession | None:
     """The session the notebook's session bar shows: the user's active session on the
     configured backend and endpoint, else the newest one there (it ended), else None."""
-    cfg = cfg or current_config()
+    cfg = current_config()
     mine = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
     return mine.filter(active=True).first() or mine.order_by("-created_at", "-pk").first()
 

@@ -302,7 +302,7 @@ def statement_completion(request: HttpRequest) -> HttpResponse:
     """Completions for the editor: ``code``, ``kind`` and ``cursor`` (a character offset)
     are sent to Livy's REPL in the user's active session, when it is idle. Answers
     ``{"candidates": [...]}`` (empty when there is no idle session, or on a Livy error)."""
-    session = selectors.active_session(request.user, cfg=current_config())
+    session = selectors.active_session(request.user)
     cursor = request.POST.get("cursor", "")
     kind = request.POST.get("kind", "pyspark")
     if session is None or not cursor.isdigit() or kind not in statement_kinds():

@@ -329,8 +329,8 @@ class AppConfig(BaseSettings):
     LIVY_SESSION_CHECK_INTERVAL: float = Field(
         15.0,
         ge=0,
-        description="While statements run, seconds between reads of their session (to notice it died or Livy "
-        "restarted).",
+        description="Fabric: while statements run, seconds between reads of their session (to notice it died). "
+        "Apache Livy needs none: a statement read of an ended session answers 400 or 404.",
     )
     LIVY_RUN_WAIT: float = Field(
         2.0,

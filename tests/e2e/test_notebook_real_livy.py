@@ -9,6 +9,7 @@ for ``%matplot``.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -44,7 +45,7 @@ PASSWORD = "correct horse battery"
 def shared_livy_session(real_livy):
     """One Livy session for the module: (base URL, Livy id, name). Deleted at the end."""
     client = LivyClient(ApacheLivyBackend(real_livy), timeout=30)
-    name = f"pytest-e2e-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 1_000_000}"
+    name = f"{os.environ['LIVY_SESSION_NAME_PREFIX']}e2e-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 1_000_000}"
     livy = client.create_session(SessionSpec(name=name, kind="pyspark"))
     try:
         wait_for(lambda: client.get_session(livy.id).state is SessionState.IDLE or
