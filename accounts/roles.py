@@ -13,12 +13,18 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWERS: (
         "livy.view_sparksession",
         "livy.view_statement",
+        # Notebooks shared with one of their groups, read-only.
+        "livy.view_notebook",
     ),
     EDITORS: (
         "livy.view_sparksession",
         "livy.view_statement",
         "livy.add_sparksession",
         "livy.run_code",
+        "livy.view_notebook",
+        "livy.add_notebook",
+        "livy.change_notebook",
+        "livy.delete_notebook",
     ),
     ADMINISTRATORS: (
         "livy.view_sparksession",
@@ -27,6 +33,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "livy.run_code",
         "livy.view_all_sessions",
         "livy.stop_any_session",
+        "livy.view_notebook",
+        "livy.add_notebook",
+        "livy.change_notebook",
+        "livy.delete_notebook",
+        "livy.view_all_notebooks",
         "auth.view_user",
         "auth.change_user",
         "auth.view_group",

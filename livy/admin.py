@@ -1,11 +1,13 @@
 """Django admin: sessions (stoppable by administrators) and statements, the read-only audit
-trail of who ran what, where and when."""
+trail of who ran what, where and when; notebooks (searchable by title, owner and cell source)
+with their cells read-only."""
 
 from django.contrib import admin, messages
+from django.db.models import Count
 
 from livy import lifecycle
 from livy.clients import livy_client
-from livy.models import SparkSession, Statement
+from livy.models import Cell, Notebook, SparkSession, Statement
 from livy.remote.errors import LivyError
 from myapp.config import redact_url
 
@@ -85,4 +87,44 @@ class StatementAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CellInline(admin.TabularInline):
+    """A notebook's cells, read-only: cells are edited in the notebook page, against its version."""
+
+    model = Cell
+    extra = 0
+    can_delete = False
+    fields = ("position", "kind", "is_parameters", "short_source", "last_statement")
+    readonly_fields = fields
+    ordering = ("position", "pk")
+
+    @admin.display(description="source")
+    def short_source(self, obj: Cell) -> str:
+        return obj.source[:200]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Notebook)
+class NotebookAdmin(admin.ModelAdmin):
+    list_display = ("title", "owner", "cell_count", "version", "updated_at", "created_at")
+    list_filter = ("updated_at", ("owner", admin.RelatedOnlyFieldListFilter), "shared_with")
+    search_fields = ("title", "owner__username", "owner__email", "cells__source")
+    date_hierarchy = "updated_at"
+    fields = ("title", "owner", "shared_with", "version", "created_at", "updated_at")
+    readonly_fields = ("owner", "version", "created_at", "updated_at")
+    filter_horizontal = ("shared_with",)
+    inlines = [CellInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner").annotate(cell_total=Count("cells"))
+
+    @admin.display(description="cells", ordering="cell_total")
+    def cell_count(self, obj: Notebook) -> int:
+        return getattr(obj, "cell_total", 0)
+
+    def has_add_permission(self, request) -> bool:
         return False

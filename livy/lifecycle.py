@@ -440,7 +440,8 @@ def _open_values() -> list[str]:
 
 
 # ------------------------------------------------------------------------------ statements
-def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0) -> Statement:
+def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0,
+           cell: Any = None) -> Statement:
     """Run ``code`` as a statement of ``kind`` (``pyspark``, ``sql`` or ``spark``: Livy 0.5+
     runs any kind in any session) in the user's session, starting one if needed.
 
@@ -456,6 +457,9 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     ``failed`` statement with the reason, on the session row whose start failed, so it
     shows in the history with a Re-run. Raises :class:`LivySignInRequired` when the user's
     token has run out (the statement is kept queued on their live session, if they have one).
+
+    ``cell``: the notebook :class:`~livy.models.Cell` the code comes from, saved as the
+    statement's ``cell`` (also on a kept failed or queued statement).
     """
     try:
         session, proved = _ensure_session(user, client)
@@ -463,12 +467,12 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
         # Keep the code queued on the live session; it is sent once the user is back.
         row = active_session(user)
         if row is not None and not row.is_terminal:
-            Statement.objects.create(session=row, author=user, code=code, kind=kind)
+            Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell)
         raise
     except LivyError as exc:
-        _keep_failed_run(user, code, kind, exc)
+        _keep_failed_run(user, code, kind, exc, cell)
         raise
-    stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind)
+    stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell)
     if session.session_state.is_ready:
         try:
             dispatch_queued(session, client=client)
@@ -481,7 +485,7 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     return stmt
 
 
-def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError) -> None:
+def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None) -> None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
     on the user's latest session row (the one whose start failed), so it is not lost."""
     cfg = current_config()
@@ -493,7 +497,7 @@ def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError) -> None:
     if row is None:
         return
     Statement.objects.create(
-        session=row, author=user, code=code, kind=kind, state=Statement.FAILED,
+        session=row, author=user, code=code, kind=kind, state=Statement.FAILED, cell=cell,
         error_name="SessionNotStarted", error_value=f"Your code was not run: {exc}", completed_at=timezone.now(),
     )
 

@@ -130,6 +130,8 @@ class Statement(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    cell = models.ForeignKey("Cell", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",
+                             help_text="The notebook cell this statement ran (null: the scratch console, or the notebook was deleted).")
 
     def __str__(self) -> str:
         first_line = self.code.strip().splitlines()[0] if self.code.strip() else ""
@@ -174,3 +176,75 @@ class Statement(models.Model):
         if self.started_at and self.completed_at:
             return max(0.0, (self.completed_at - self.started_at).total_seconds())
         return None
+
+
+class Notebook(models.Model):
+    """A named document of ordered cells (Jupyter's notebook) that its owner writes, saves,
+    runs and exports (nbformat v4 ``.ipynb``, ``.py`` percent format: :mod:`livy.notebooks`).
+
+    ``version`` is the optimistic-concurrency counter of the cells: every save of cell
+    sources, kinds or order checks the version the editor last read and adds 1, so two tabs
+    never silently overwrite each other (:class:`livy.notebooks.service.Conflict`). The title
+    is not part of it. ``shared_with``: Django groups whose members may read the notebook and
+    its outputs (never run or change it). Deleting a notebook keeps its statements (the audit
+    trail): their ``cell`` becomes null.
+    """
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        permissions = [("view_all_notebooks", "Can see every user's notebooks")]
+
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notebooks")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1, help_text="Goes up by one with every save of the cells.")
+    shared_with = models.ManyToManyField(
+        "auth.Group", blank=True, related_name="shared_notebooks",
+        help_text="Members of these groups may read this notebook and its outputs.",
+    )
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def parameters_cell(self) -> Cell | None:
+        """The cell marked as the parameters cell (papermill's ``parameters`` tag), or None."""
+        return self.cells.filter(is_parameters=True).first()
+
+
+class Cell(models.Model):
+    """One cell of a notebook: ``kind`` is a Livy statement kind (``pyspark``, ``sql``,
+    ``spark`` = Scala) or ``markdown`` (rendered, never sent to Livy). ``position`` orders the
+    cells of a notebook from 0. ``last_statement`` is the latest run of the cell; every run
+    stays a :class:`Statement` (``Statement.cell``). ``metadata`` keeps what an imported
+    ``.ipynb`` cell carried that this app does not use, written back on export.
+    """
+
+    PYSPARK, SQL, SPARK, MARKDOWN = "pyspark", "sql", "spark", "markdown"
+    KIND_CHOICES = [(PYSPARK, "PySpark"), (SQL, "Spark SQL"), (SPARK, "Scala"), (MARKDOWN, "Markdown")]
+    CODE_KINDS = (PYSPARK, SQL, SPARK)
+
+    class Meta:
+        ordering = ["notebook", "position", "pk"]
+        indexes = [models.Index(fields=["notebook", "position"])]
+        constraints = [
+            models.UniqueConstraint(fields=["notebook"], condition=Q(is_parameters=True),
+                                    name="one_parameters_cell_per_notebook"),
+        ]
+
+    notebook = models.ForeignKey(Notebook, on_delete=models.CASCADE, related_name="cells")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=KIND_CHOICES, default=PYSPARK)
+    source = models.TextField(blank=True, default="")
+    is_parameters = models.BooleanField("parameters cell", default=False)
+    last_statement = models.ForeignKey(Statement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    metadata = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.notebook_id}[{self.position}] {self.kind}"
+
+    @property
+    def is_code(self) -> bool:
+        return self.kind in self.CODE_KINDS

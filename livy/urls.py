@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from livy import views
+from livy import notebook_views, views
 
 app_name = "livy"
 
@@ -27,4 +27,17 @@ urlpatterns = [
     path("statements/<int:pk>/rerun/", views.statement_rerun, name="rerun_statement"),
     path("statements/<int:pk>/result.csv", views.statement_csv, name="statement_csv"),
     path("statements/<int:pk>/output/", views.statement_output_download, name="statement_output"),
+    # Notebooks (livy/notebook_views.py).
+    path("notebooks/", notebook_views.notebook_list, name="notebook_list"),
+    path("notebooks/new/", notebook_views.notebook_new, name="notebook_new"),
+    path("notebooks/import/", notebook_views.notebook_import, name="notebook_import"),
+    path("notebooks/<int:pk>/", notebook_views.notebook_detail, name="notebook_detail"),
+    path("notebooks/<int:pk>.ipynb", notebook_views.notebook_ipynb, name="notebook_ipynb"),
+    path("notebooks/<int:pk>.py", notebook_views.notebook_py, name="notebook_py"),
+    path("notebooks/<int:pk>/json/", notebook_views.notebook_json_view, name="notebook_json"),
+    path("notebooks/<int:pk>/save/", notebook_views.notebook_save, name="notebook_save"),
+    path("notebooks/<int:pk>/rename/", notebook_views.notebook_rename, name="notebook_rename"),
+    path("notebooks/<int:pk>/copy/", notebook_views.notebook_copy, name="notebook_copy"),
+    path("notebooks/<int:pk>/delete/", notebook_views.notebook_delete, name="notebook_delete"),
+    path("notebooks/<int:pk>/share/", notebook_views.notebook_share, name="notebook_share"),
 ]

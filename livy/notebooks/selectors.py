@@ -1,0 +1,122 @@
+"""Which notebooks a user may see, change and run. Reads only (writes are in
+:mod:`livy.notebooks.service`).
+
+Rules (README, "Roles"; permissions, never group names):
+
+* a user sees their own notebooks, the notebooks shared with one of their groups (read-only,
+  with ``livy.view_notebook``), and every notebook with ``livy.view_all_notebooks``
+  (Administrators);
+* only the owner changes, shares, deletes or runs a notebook, and only with the permission
+  for it (``livy.change_notebook``, ``livy.delete_notebook``, ``livy.run_code``): an
+  administrator reads other people's notebooks but does not edit or run them (a run would go
+  to the administrator's own session, with the owner's code);
+* a notebook the user may not see does not exist for them: views answer 404, as for
+  sessions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from livy import output
+from livy.models import Cell, Notebook, Statement
+from livy.notebooks import ipynb
+
+
+def notebooks_visible_to(user: Any) -> QuerySet[Notebook]:
+    """Notebooks ``user`` may read (see the module docstring); none for an anonymous user."""
+    if not getattr(user, "is_authenticated", False):
+        return Notebook.objects.none()
+    qs = Notebook.objects.select_related("owner")
+    if user.has_perm("livy.view_all_notebooks"):
+        return qs
+    visible = Q(owner=user)
+    if user.has_perm("livy.view_notebook"):
+        shared = Notebook.shared_with.through.objects.filter(notebook=OuterRef("pk"), group__user=user)
+        visible |= Q(Exists(shared))
+    return qs.filter(visible)
+
+
+def notebook_list(user: Any, *, mine_only: bool = False) -> QuerySet[Notebook]:
+    """The notebook list: visible notebooks, last edited first, each with ``cell_count``
+    (``mine_only``: only the user's own)."""
+    qs = notebooks_visible_to(user)
+    if mine_only:
+        qs = qs.filter(owner=user)
+    return qs.annotate(cell_count=Count("cells")).order_by("-updated_at", "-pk")
+
+
+def get_visible(user: Any, pk: int) -> Notebook:
+    """The notebook ``pk`` if ``user`` may read it; raises ``Http404`` otherwise."""
+    notebook = notebooks_visible_to(user).filter(pk=pk).first()
+    if notebook is None:
+        raise Http404("No such notebook.")
+    return notebook
+
+
+def is_owner(user: Any, notebook: Notebook) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and notebook.owner_id == user.pk)
+
+
+def can_edit(user: Any, notebook: Notebook) -> bool:
+    """May ``user`` change the cells, title and sharing of ``notebook``? Its owner, with
+    ``livy.change_notebook``."""
+    return is_owner(user, notebook) and user.has_perm("livy.change_notebook")
+
+
+def can_delete(user: Any, notebook: Notebook) -> bool:
+    """Its owner, with ``livy.delete_notebook``."""
+    return is_owner(user, notebook) and user.has_perm("livy.delete_notebook")
+
+
+def can_run(user: Any, notebook: Notebook) -> bool:
+    """May ``user`` run the cells of ``notebook`` (in their own Livy session)? Its owner,
+    with ``livy.change_notebook`` (a run writes the cells' last statements) and
+    ``livy.run_code``."""
+    return can_edit(user, notebook) and user.has_perm("livy.run_code")
+
+
+def can_copy(user: Any, notebook: Notebook) -> bool:
+    """May ``user`` make a copy of their own of ``notebook`` (one they can see)?
+    ``livy.add_notebook``."""
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm("livy.add_notebook"))
+
+
+def cells_of(notebook: Notebook) -> QuerySet[Cell]:
+    """The notebook's cells in order, each with its last statement and that statement's
+    session loaded."""
+    return notebook.cells.select_related("last_statement", "last_statement__session").order_by("position", "pk")
+
+
+def cell_statements_visible_to(user: Any) -> QuerySet[Statement]:
+    """Statements that ran a cell of a notebook ``user`` may read: how the people a notebook is
+    shared with may see its outputs (downloads included) without seeing the owner's sessions."""
+    return Statement.objects.select_related("session", "author").filter(
+        cell__notebook__in=notebooks_visible_to(user).values("pk")
+    )
+
+
+def cell_run(stmt: Statement | None) -> ipynb.CellRun | None:
+    """A cell's last statement as the export needs it (its table through
+    :func:`livy.output.result_table`), or None."""
+    if stmt is None:
+        return None
+    table = output.result_table(stmt.output)
+    return ipynb.CellRun(
+        state=stmt.state, output=stmt.output, error_name=stmt.error_name, error_value=stmt.error_value,
+        traceback=stmt.traceback,
+        table=ipynb.TableData([(c.name, c.type) for c in table.columns], table.rows) if table is not None else None,
+    )
+
+
+def export_cells(notebook: Notebook) -> list[ipynb.NotebookCell]:
+    """The notebook's cells in order for :func:`livy.notebooks.ipynb.write_ipynb` and
+    :func:`~livy.notebooks.ipynb.write_py`, each with its last run."""
+    return [
+        ipynb.NotebookCell(kind=c.kind, source=c.source, is_parameters=c.is_parameters, metadata=c.metadata or {},
+                           run=cell_run(c.last_statement))
+        for c in cells_of(notebook)
+    ]

@@ -1,0 +1,355 @@
+"""Every write to notebooks and cells, and running cells. Views check who may do what
+(:mod:`livy.notebooks.selectors`) before calling these; these check that the data is sound.
+
+Concurrency: the cells of a notebook are saved against the ``version`` the editor last read.
+A save claims the notebook with one conditional ``UPDATE ... WHERE version = <read>`` that
+adds 1; when another tab or process saved first, nothing is written and :class:`Conflict`
+carries the current version and cells, so the page shows both and the user chooses. Renaming
+and sharing do not change the version (they do not touch the cells).
+
+Runs: :func:`queue_cells` sends code cells through :func:`livy.lifecycle.submit` (the one
+session per user, the same queueing, the same audit trail); each statement is linked to its
+cell (``Statement.cell``) and becomes the cell's ``last_statement``. Markdown cells are never
+sent.
+
+Errors: :class:`NotebookError` (a bad title, kind, cell id, too many cells or too long a
+source; ``str(exc)`` is the message for the user), :class:`Conflict`,
+:class:`livy.notebooks.ipynb.NotebookFileError` (a file that cannot be imported) and, from
+:func:`queue_cells`, :class:`livy.remote.errors.LivyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from livy import lifecycle
+from livy.forms import MAX_CODE_LENGTH
+from livy.models import Cell, Notebook, Statement
+from livy.notebooks import ipynb
+from livy.remote.client import LivyClient
+from livy.remote.errors import LivyError
+
+#: The title of a new notebook when none is given.
+DEFAULT_TITLE = "Untitled notebook"
+MAX_TITLE_LENGTH = 200
+
+
+class NotebookError(ValueError):
+    """Input that cannot be saved; ``str(exc)`` is the message for the user."""
+
+
+class Conflict(Exception):
+    """A save against a stale version: someone saved the notebook since the editor read it.
+    Nothing was written. ``notebook`` is the current row, ``version`` its version and
+    ``cells`` its current cells in order (as :func:`livy.notebooks.selectors.cells_of`)."""
+
+    def __init__(self, notebook: Notebook, cells: list[Cell]):
+        super().__init__(f"The notebook was changed elsewhere (now version {notebook.version}).")
+        self.notebook = notebook
+        self.version = notebook.version
+        self.cells = cells
+
+
+@dataclass(frozen=True)
+class CellInput:
+    """One cell of a save, in the order of the notebook: ``id`` of an existing cell of this
+    notebook, or None for a new one; ``kind`` (``pyspark``, ``sql``, ``spark``, ``markdown``),
+    ``source`` and whether it is the parameters cell."""
+
+    id: int | None
+    kind: str
+    source: str
+    is_parameters: bool = False
+
+
+def max_import_bytes() -> int:
+    """Largest ``.ipynb`` accepted by :func:`import_notebook`, in bytes: the setting
+    ``NOTEBOOK_MAX_IMPORT_BYTES``, by default :data:`livy.notebooks.ipynb.DEFAULT_MAX_IMPORT_BYTES`
+    (20 MiB)."""
+    return int(getattr(settings, "NOTEBOOK_MAX_IMPORT_BYTES", ipynb.DEFAULT_MAX_IMPORT_BYTES))
+
+
+def clean_title(title: str | None, *, default: str | None = None) -> str:
+    """``title`` without surrounding spaces, at most :data:`MAX_TITLE_LENGTH` characters.
+    Raises :class:`NotebookError` when it is empty and there is no ``default``."""
+    cleaned = " ".join((title or "").split())
+    if not cleaned:
+        if default is None:
+            raise NotebookError("Give the notebook a title.")
+        cleaned = default
+    if len(cleaned) > MAX_TITLE_LENGTH:
+        raise NotebookError(f"A title has at most {MAX_TITLE_LENGTH} characters.")
+    return cleaned
+
+
+def _check_cell(kind: str, source: str, number: int) -> None:
+    if kind not in ipynb.KINDS:
+        raise NotebookError(f"Cell {number}: unknown kind {kind!r} (one of {', '.join(ipynb.KINDS)}).")
+    if not isinstance(source, str):
+        raise NotebookError(f"Cell {number}: the source must be text.")
+    if len(source) > MAX_CODE_LENGTH:
+        raise NotebookError(f"Cell {number} is {len(source):,} characters long; a cell has at most "
+                            f"{MAX_CODE_LENGTH:,}.")
+
+
+def _check_count(count: int) -> None:
+    if count > ipynb.MAX_CELLS:
+        raise NotebookError(f"A notebook has at most {ipynb.MAX_CELLS} cells.")
+
+
+def _touch(notebook: Notebook) -> None:
+    Notebook.objects.filter(pk=notebook.pk).update(updated_at=timezone.now())
+
+
+# ------------------------------------------------------------------------------ notebooks
+@transaction.atomic
+def create(owner: Any, *, title: str | None = None, cells: Sequence[ipynb.NotebookCell] | None = None) -> Notebook:
+    """A new notebook of ``owner``: ``title`` (default :data:`DEFAULT_TITLE`) and ``cells``
+    (default: one empty PySpark cell, where the user starts typing)."""
+    given = list(cells) if cells is not None else [ipynb.NotebookCell(ipynb.PYSPARK, "")]
+    _check_count(len(given))
+    for number, cell in enumerate(given, start=1):
+        _check_cell(cell.kind, cell.source, number)
+    if sum(1 for c in given if c.is_parameters) > 1:
+        raise NotebookError("Only one cell can be the parameters cell.")
+    notebook = Notebook.objects.create(owner=owner, title=clean_title(title, default=DEFAULT_TITLE))
+    Cell.objects.bulk_create(
+        Cell(notebook=notebook, position=i, kind=c.kind, source=c.source, is_parameters=c.is_parameters,
+             metadata=c.metadata or {})
+        for i, c in enumerate(given)
+    )
+    return notebook
+
+
+def rename(notebook: Notebook, title: str) -> Notebook:
+    """Give ``notebook`` a new title (the version does not change). Raises
+    :class:`NotebookError` for an empty or too long title."""
+    notebook.title = clean_title(title)
+    notebook.save(update_fields=["title", "updated_at"])
+    return notebook
+
+
+@transaction.atomic
+def duplicate(notebook: Notebook, owner: Any, *, title: str | None = None) -> Notebook:
+    """"Save a copy": a new notebook of ``owner`` (who may be someone it was shared with)
+    with the same cells in the same order, without their runs or shares; titled ``title``
+    or "Copy of <title>"."""
+    copy_title = clean_title(title, default=f"Copy of {notebook.title}"[:MAX_TITLE_LENGTH])
+    new = Notebook.objects.create(owner=owner, title=copy_title)
+    Cell.objects.bulk_create(
+        Cell(notebook=new, position=i, kind=c.kind, source=c.source, is_parameters=c.is_parameters,
+             metadata=c.metadata)
+        for i, c in enumerate(notebook.cells.order_by("position", "pk"))
+    )
+    return new
+
+
+def delete(notebook: Notebook) -> None:
+    """Delete ``notebook`` and its cells. The statements its cells ran stay (the audit trail),
+    with ``cell`` set to null."""
+    notebook.delete()
+
+
+def import_notebook(owner: Any, data: bytes, *, filename: str = "") -> tuple[Notebook, list[str]]:
+    """A new notebook of ``owner`` from an ``.ipynb`` file (:func:`livy.notebooks.ipynb.read_ipynb`,
+    at most :func:`max_import_bytes`). Returns the notebook and the notices for the user.
+    Raises :class:`livy.notebooks.ipynb.NotebookFileError` for a file that cannot be imported
+    (nothing is created)."""
+    imported = ipynb.read_ipynb(data, filename=filename, max_bytes=max_import_bytes())
+    cells = imported.cells or [ipynb.NotebookCell(ipynb.PYSPARK, "")]
+    try:
+        notebook = create(owner, title=imported.title[:MAX_TITLE_LENGTH], cells=cells)
+    except NotebookError as exc:
+        raise ipynb.NotebookFileError(str(exc)) from exc
+    return notebook, imported.notices
+
+
+def set_shared_groups(notebook: Notebook, groups: Iterable[Group]) -> Notebook:
+    """Share ``notebook`` read-only with exactly ``groups`` (an empty list: with nobody)."""
+    notebook.shared_with.set(list(groups))
+    _touch(notebook)
+    return notebook
+
+
+def share(notebook: Notebook, *groups: Group) -> Notebook:
+    """Add ``groups`` to the groups ``notebook`` is shared with (read-only)."""
+    notebook.shared_with.add(*groups)
+    return notebook
+
+
+def unshare(notebook: Notebook, *groups: Group) -> Notebook:
+    """Stop sharing ``notebook`` with ``groups``."""
+    notebook.shared_with.remove(*groups)
+    return notebook
+
+
+# ---------------------------------------------------------------------------------- cells
+def _current_cells(notebook: Notebook) -> list[Cell]:
+    return list(notebook.cells.select_related("last_statement", "last_statement__session").order_by("position", "pk"))
+
+
+def _claim(notebook: Notebook, version: int) -> None:
+    """Move ``notebook`` from ``version`` to ``version + 1``, or raise :class:`Conflict`
+    (call inside a transaction: what follows is written only with the claim)."""
+    claimed = Notebook.objects.filter(pk=notebook.pk, version=version).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        current = Notebook.objects.get(pk=notebook.pk)
+        raise Conflict(current, _current_cells(current))
+    notebook.version = version + 1
+
+
+def _renumber(notebook: Notebook) -> None:
+    cells = list(notebook.cells.order_by("position", "pk"))
+    for i, cell in enumerate(cells):
+        cell.position = i
+    Cell.objects.bulk_update(cells, ["position"])
+
+
+def save(notebook: Notebook, *, version: int, cells: Sequence[CellInput], title: str | None = None) -> Notebook:
+    """Save the whole cell list of ``notebook`` as the editor has it, against ``version``:
+    ``cells`` in order (existing ones by ``id``, new ones with ``id`` None); cells of the
+    notebook missing from the list are deleted (their statements stay). ``title``, if given,
+    renames it too. Returns the notebook with its new ``version``.
+
+    Raises :class:`Conflict` when ``version`` is not the current one (nothing is written), and
+    :class:`NotebookError` for an id that is not a cell of this notebook (or given twice), an
+    unknown kind, a source over :data:`livy.forms.MAX_CODE_LENGTH` characters, more than one
+    parameters cell or more than :data:`livy.notebooks.ipynb.MAX_CELLS` cells."""
+    _check_count(len(cells))
+    for number, given in enumerate(cells, start=1):
+        _check_cell(given.kind, given.source, number)
+    if sum(1 for c in cells if c.is_parameters) > 1:
+        raise NotebookError("Only one cell can be the parameters cell.")
+    new_title = clean_title(title) if title is not None else None
+    with transaction.atomic():
+        _claim(notebook, version)
+        existing = {c.pk: c for c in notebook.cells.all()}
+        seen: set[int] = set()
+        for number, given in enumerate(cells, start=1):
+            if given.id is not None and (given.id not in existing or given.id in seen):
+                raise NotebookError(f"Cell {number} is not a cell of this notebook (reload the page).")
+            if given.id is not None:
+                seen.add(given.id)
+        notebook.cells.exclude(pk__in=seen).delete()
+        notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+        changed, added = [], []
+        for position, given in enumerate(cells):
+            if given.id is None:
+                added.append(Cell(notebook=notebook, position=position, kind=given.kind, source=given.source,
+                                  is_parameters=given.is_parameters))
+                continue
+            cell = existing[given.id]
+            cell.position, cell.kind, cell.source, cell.is_parameters = (
+                position, given.kind, given.source, given.is_parameters)
+            changed.append(cell)
+        Cell.objects.bulk_update(changed, ["position", "kind", "source", "is_parameters"])
+        Cell.objects.bulk_create(added)
+        if new_title is not None:
+            Notebook.objects.filter(pk=notebook.pk).update(title=new_title)
+            notebook.title = new_title
+    notebook.refresh_from_db()
+    return notebook
+
+
+def add_cell(notebook: Notebook, *, version: int, position: int, kind: str = ipynb.PYSPARK, source: str = "") -> Cell:
+    """Insert a cell at ``position`` (0 = first; past the end = last), against ``version``.
+    Raises :class:`Conflict` or :class:`NotebookError`."""
+    _check_cell(kind, source, position + 1)
+    with transaction.atomic():
+        _claim(notebook, version)
+        count = notebook.cells.count()
+        _check_count(count + 1)
+        position = max(0, min(position, count))
+        notebook.cells.filter(position__gte=position).update(position=F("position") + 1)
+        cell = Cell.objects.create(notebook=notebook, position=position, kind=kind, source=source)
+        _renumber(notebook)
+    cell.refresh_from_db()
+    return cell
+
+
+def move_cell(notebook: Notebook, cell: Cell, *, version: int, position: int) -> Cell:
+    """Move ``cell`` to ``position`` (clamped to the notebook), against ``version``."""
+    if cell.notebook_id != notebook.pk:
+        raise NotebookError("That cell is not in this notebook.")
+    with transaction.atomic():
+        _claim(notebook, version)
+        others = list(notebook.cells.exclude(pk=cell.pk).order_by("position", "pk"))
+        position = max(0, min(position, len(others)))
+        ordered = others[:position] + [cell] + others[position:]
+        for i, c in enumerate(ordered):
+            c.position = i
+        Cell.objects.bulk_update(ordered, ["position"])
+    cell.refresh_from_db()
+    return cell
+
+
+def delete_cell(notebook: Notebook, cell: Cell, *, version: int) -> None:
+    """Delete ``cell`` (its statements stay), against ``version``."""
+    if cell.notebook_id != notebook.pk:
+        raise NotebookError("That cell is not in this notebook.")
+    with transaction.atomic():
+        _claim(notebook, version)
+        cell.delete()
+        _renumber(notebook)
+
+
+def set_parameters_cell(notebook: Notebook, cell: Cell | None, *, version: int) -> Notebook:
+    """Make ``cell`` the parameters cell (papermill's ``parameters`` tag), or none (None),
+    against ``version``. The parameters cell is a code cell."""
+    if cell is not None and (cell.notebook_id != notebook.pk or not cell.is_code):
+        raise NotebookError("The parameters cell must be a code cell of this notebook.")
+    with transaction.atomic():
+        _claim(notebook, version)
+        notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+        if cell is not None:
+            Cell.objects.filter(pk=cell.pk).update(is_parameters=True)
+    return notebook
+
+
+# ----------------------------------------------------------------------------------- runs
+def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: LivyClient, *,
+                wait: float = 0.0) -> list[Statement]:
+    """Run ``cells`` of ``notebook`` as ``user``, in notebook order: each code cell with code
+    goes through :func:`livy.lifecycle.submit` (the user's session, started if needed; the
+    statements queue while it starts and go out in order), linked to its cell, and becomes the
+    cell's ``last_statement``. Markdown and empty cells are skipped. ``wait`` (seconds) is
+    given to the last submit only, so a quick Run answers with its result.
+
+    Returns the statements in order. Raises :class:`NotebookError` for a cell of another
+    notebook. Raises :class:`LivyError` when a submit fails: the cells before it are queued,
+    the failing one points at the statement the lifecycle kept for it (``failed``, with the
+    reason) when there is one, and the later ones are not sent."""
+    chosen = sorted(cells, key=lambda c: (c.position, c.pk))
+    if any(c.notebook_id != notebook.pk for c in chosen):
+        raise NotebookError("That cell is not in this notebook.")
+    runnable = [c for c in chosen if c.is_code and c.source.strip()]
+    statements: list[Statement] = []
+    floor = Statement.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    for i, cell in enumerate(runnable):
+        last = i == len(runnable) - 1
+        try:
+            stmt = lifecycle.submit(user, cell.source, client=client, kind=cell.kind, wait=wait if last else 0.0,
+                                    cell=cell)
+        except LivyError:
+            kept = Statement.objects.filter(cell=cell, pk__gt=floor).order_by("-pk").first()
+            if kept is not None:
+                _link(cell, kept)
+            raise
+        _link(cell, stmt)
+        statements.append(stmt)
+    return statements
+
+
+def _link(cell: Cell, stmt: Statement) -> None:
+    Cell.objects.filter(pk=cell.pk).update(last_statement=stmt)
+    cell.last_statement = stmt
