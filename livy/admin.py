@@ -86,3 +86,32 @@ class StatementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# ------------------------------------------------------------------------------ Spark jobs
+from livy.models import Batch  # noqa: E402
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    """Spark jobs (Livy batches): the read-only audit trail of who submitted what (the exact
+    request), when, and how it ended. Kill is on the job's page (Administrators see everyone's)."""
+
+    list_display = ("pk", "label", "name", "owner", "backend", "livy_id", "state", "created_at", "ended_at")
+    list_filter = ("state", "backend", "created_at", ("owner", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "label", "livy_id", "app_id", "owner__username", "owner__email")
+    date_hierarchy = "created_at"
+    fields = readonly_fields = ["batch_endpoint" if f.name == "endpoint" else f.name for f in Batch._meta.fields]
+
+    @admin.display(description="endpoint")
+    def batch_endpoint(self, obj: Batch) -> str:
+        return redact_url(obj.endpoint)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -28,3 +28,16 @@ urlpatterns = [
     path("statements/<int:pk>/result.csv", views.statement_csv, name="statement_csv"),
     path("statements/<int:pk>/output/", views.statement_output_download, name="statement_output"),
 ]
+
+# Spark jobs (Livy batches): livy/job_views.py
+from livy import job_views  # noqa: E402
+
+urlpatterns += [
+    path("jobs/", job_views.job_list, name="job_list"),
+    path("jobs/new/", job_views.job_submit, name="job_submit"),
+    path("jobs/<int:pk>/", job_views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/poll/", job_views.job_poll, name="job_poll"),
+    path("jobs/<int:pk>/log.txt", job_views.job_log_download, name="job_log"),
+    path("jobs/<int:pk>/kill/", job_views.job_kill, name="job_kill"),
+    path("jobs/<int:pk>/resubmit/", job_views.job_resubmit, name="job_resubmit"),
+]
