@@ -30,9 +30,10 @@ def can_kill(user: Any, batch: Batch) -> bool:
 
 
 def unfinished(qs: QuerySet[Batch] | None = None) -> QuerySet[Batch]:
-    """Batches Livy accepted that have not ended (``qs``: within these)."""
+    """Batches that have not ended (``qs``: within these), those still waiting for Livy's
+    answer to their submission included."""
     qs = Batch.objects.all() if qs is None else qs
-    return qs.exclude(state__in=TERMINAL_BATCH_VALUES).exclude(livy_id="")
+    return qs.exclude(state__in=TERMINAL_BATCH_VALUES)
 
 
 def stale_unfinished(backend: str, cutoff: datetime) -> QuerySet[Batch]:

@@ -283,7 +283,10 @@ def refresh_batch(row: Batch, *, client: LivyClient, force: bool = False) -> Bat
     per ``LIVY_REFRESH_MIN_INTERVAL`` seconds unless ``force``. A batch Livy no longer has,
     or whose id now names another batch, is closed with the reason. Raises :class:`LivyError`
     when Livy cannot be read (the row is left as it was)."""
-    if row.is_terminal or not row.livy_id:
+    if row.is_terminal:
+        return row
+    if not row.livy_id:
+        _settle_unconfirmed(row, client)
         return row
     cfg = current_config()
     if not force and row.refreshed_at is not None:
@@ -301,6 +304,30 @@ def refresh_batch(row: Batch, *, client: LivyClient, force: bool = False) -> Bat
     if not Batch.objects.filter(**_open_filter(row)).update(**{f: getattr(row, f) for f in fields}):
         row.refresh_from_db()
     return row
+
+
+#: A submission may take this many request timeouts (a token fetch, connect, read, one retry
+#: after a 401) before a row without a Livy id is looked up on Livy.
+SETTLE_AFTER_TIMEOUTS = 4
+
+
+def _settle_unconfirmed(row: Batch, client: LivyClient) -> None:
+    """A row left without a Livy id longer than any submission takes (the process died
+    between writing it and Livy's answer): adopt Livy's batch of that name, or end the row
+    as ``not_submitted``. Nothing is ever sent again automatically."""
+    limit = SETTLE_AFTER_TIMEOUTS * current_config().LIVY_REQUESTS_TIMEOUT + 30
+    if (timezone.now() - row.created_at).total_seconds() < limit:
+        return
+    found = _find_by_name(client, row.name)
+    if found is None:
+        Batch.objects.filter(pk=row.pk, livy_id="", ended_at__isnull=True).update(
+            state=Batch.NOT_SUBMITTED, error_message=BATCH_UNCONFIRMED, ended_at=timezone.now())
+    else:
+        _apply(row, found)
+        Batch.objects.filter(pk=row.pk, livy_id="").update(
+            livy_id=row.livy_id, state=row.state, phase=row.phase, app_id=row.app_id, submitted_at=row.created_at,
+            running_at=row.running_at, ended_at=row.ended_at)
+    row.refresh_from_db()
 
 
 def _apply(row: Batch, livy: LivyBatch) -> None:

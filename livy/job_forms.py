@@ -232,9 +232,9 @@ class JobForm(forms.Form):
     def _store(self, kind: str, uploads: list[UploadedFile], field: str) -> list[str]:
         stored: list[str] = []
         for upload in uploads:
-            if not self.uploads_allowed:
-                self.add_error(field, "Uploads are not possible on Fabric here: upload the file to the lakehouse's "
-                                      "Files/ (OneLake) and give its abfss:// path.")
+            if not self.uploads_allowed:  # the form has no upload fields on Fabric: a form-wide error
+                self.add_error(None, f"{upload.name}: uploads are not possible on Fabric here: upload the file to the "
+                                     "lakehouse's Files/ (OneLake) and give its abfss:// path.")
                 continue
             if not _has_extension(upload.name or "", EXTENSIONS[kind]):
                 self.add_error(field, self._type_message(kind, upload.name or "?"))

@@ -71,7 +71,7 @@ def _signs_in_again(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
 
 def _refresh(request: HttpRequest, rows: list[Batch], notices: list[str]) -> None:
     """Refresh the unfinished batches among ``rows`` from Livy (each failure once, as a notice)."""
-    pending = [row for row in rows if not row.is_terminal and row.livy_id]
+    pending = [row for row in rows if not row.is_terminal]
     if not pending:
         return
     client = livy_client(request.session)

@@ -44,6 +44,8 @@ function followJob(job) {
     }
     append(document.getElementById("job-stdout"), data.stdout);
     append(document.getElementById("job-stderr"), data.stderr);
+    const stderrBox = document.getElementById("job-stderr-box");
+    if (stderrBox && data.stderr.length) stderrBox.hidden = false;
     out = data.out;
     err = data.err;
     notice.textContent = data.notice || "";

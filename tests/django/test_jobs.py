@@ -347,3 +347,21 @@ def test_maintenance_refreshes_unfinished_batches(livy_api, users):
     row.refresh_from_db()
     assert row.state == "success" and row.log_stdout == "done"
     assert "1 unfinished job(s) refreshed, 0 failed." in out.getvalue()
+
+
+def test_a_submission_left_without_an_answer_is_settled_by_its_name(erin, livy_api, users):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lost = Batch.objects.create(owner=users["editor"], backend="apache", endpoint=LIVY, name="pytest-job-lost")
+    found = Batch.objects.create(owner=users["editor"], backend="apache", endpoint=LIVY, name="pytest-job-found")
+    Batch.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    livy_api.get(f"{LIVY}/batches", json={"from": 0, "total": 1, "sessions": [batch_json(8, "running", name=found.name)]})
+    livy_api.get(f"{LIVY}/batches/8", json=batch_json(8, "running", name=found.name))
+    out = StringIO()
+    call_command("maintenance", stdout=out, stderr=StringIO())
+    lost.refresh_from_db()
+    found.refresh_from_db()
+    assert (lost.state, lost.error_message) == (Batch.NOT_SUBMITTED, batches.BATCH_UNCONFIRMED)
+    assert (found.livy_id, found.state) == ("8", "running")
