@@ -53,3 +53,9 @@ def batch_state_phrase(state: str) -> str:
 def pretty_json(value: Any) -> str:
     """``value`` as indented JSON, keys in the order they were sent."""
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+@register.filter
+def basename(path: str) -> str:
+    """The file name of a path or URI (``/up/<sha256>/etl_job.py`` → ``etl_job.py``)."""
+    return str(path or "").rstrip("/").rsplit("/", 1)[-1]

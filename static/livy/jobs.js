@@ -117,6 +117,8 @@ function guardSubmit(form) {
 }
 
 const job = document.getElementById("job");
+// The newest lines (a finished job's result, a traceback) are at the end: show them.
+document.querySelectorAll(".job-log").forEach((pre) => { pre.scrollTop = pre.scrollHeight; });
 if (job && job.dataset.live === "true") followJob(job);
 const list = document.getElementById("job-list");
 if (list && list.dataset.live === "true") followList(list);

@@ -365,3 +365,10 @@ def test_a_submission_left_without_an_answer_is_settled_by_its_name(erin, livy_a
     found.refresh_from_db()
     assert (lost.state, lost.error_message) == (Batch.NOT_SUBMITTED, batches.BATCH_UNCONFIRMED)
     assert (found.livy_id, found.state) == ("8", "running")
+
+
+def test_the_list_shows_the_main_files_name_and_state(erin, livy_api, users, upload_dir):
+    Batch.objects.create(owner=users["editor"], backend="apache", endpoint=LIVY, livy_id="2", name="pytest-job-x",
+                         label="nightly", state="success", request={"file": f"{upload_dir}/{'a' * 64}/etl_job.py"})
+    page = erin.get(reverse("livy:job_list")).content.decode()
+    assert ">etl_job.py</td>" in page and 'data-state="success"' in page and 'data-live="false"' in page
