@@ -7,7 +7,7 @@ from django.db.models import Count
 
 from livy import lifecycle
 from livy.clients import livy_client
-from livy.models import Cell, Notebook, SparkSession, Statement
+from livy.models import Batch, Cell, Notebook, SparkSession, Statement
 from livy.remote.errors import LivyError
 from myapp.config import redact_url
 
@@ -127,4 +127,30 @@ class NotebookAdmin(admin.ModelAdmin):
         return getattr(obj, "cell_total", 0)
 
     def has_add_permission(self, request) -> bool:
+        return False
+# ------------------------------------------------------------------------------ Spark jobs
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    """Spark jobs (Livy batches): the read-only audit trail of who submitted what (the exact
+    request), when, and how it ended. Kill is on the job's page (Administrators see everyone's)."""
+
+    list_display = ("pk", "label", "name", "owner", "backend", "livy_id", "state", "created_at", "ended_at")
+    list_filter = ("state", "backend", "created_at", ("owner", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("name", "label", "livy_id", "app_id", "owner__username", "owner__email")
+    date_hierarchy = "created_at"
+    fields = readonly_fields = ["batch_endpoint" if f.name == "endpoint" else f.name for f in Batch._meta.fields]
+
+    @admin.display(description="endpoint")
+    def batch_endpoint(self, obj: Batch) -> str:
+        return redact_url(obj.endpoint)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -248,3 +248,86 @@ class Cell(models.Model):
     @property
     def is_code(self) -> bool:
         return self.kind in self.CODE_KINDS
+# ------------------------------------------------------------------------------ Spark jobs
+class Batch(models.Model):
+    """A Spark job a user submitted as a Livy batch (``POST /batches``): the row is written
+    before the Livy call and updated from Livy's answers; it is also the audit trail (who,
+    when, the exact request sent, the final state and log).
+
+    ``livy_id`` is a string (Apache: an integer, Fabric: a GUID), empty until Livy accepted
+    the request. ``name`` is the unique Livy ``name`` sent with it: with ``livy_id`` it
+    proves a Livy batch is this row's (Livy numbers batches from 0 again after a restart).
+    ``request`` is the JSON body sent; ``inputs`` what the user entered (for Resubmit);
+    ``log_stdout``/``log_stderr`` the log as read from Livy while the batch ran (Livy keeps
+    only the last ``livy.cache-log.size`` lines of each and forgets finished batches).
+    """
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["backend", "livy_id"]), models.Index(fields=["owner", "created_at"])]
+        permissions = [
+            ("submit_batch", "Can submit Spark jobs (Livy batches) and see their own"),
+            ("view_all_batches", "Can see every user's Spark jobs"),
+            ("kill_any_batch", "Can kill any user's Spark job"),
+        ]
+
+    #: Our state for a request Livy refused or never got (nothing runs).
+    NOT_SUBMITTED = "not_submitted"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="batches")
+    backend = models.CharField(max_length=16)
+    endpoint = models.CharField(max_length=500, help_text="Livy base endpoint the batch was sent to.")
+    livy_id = models.CharField("Livy id", max_length=64, blank=True, default="")
+    name = models.CharField(max_length=200, help_text="The name sent to Livy (unique per submission).")
+    label = models.CharField(max_length=120, blank=True, default="", help_text="The name the user gave the job.")
+    state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value)
+    phase = models.CharField(max_length=64, blank=True, default="",
+                             help_text="Fabric's phase while it acquires compute (queued, libraryPackaging, submitting).")
+    request = models.JSONField(default=dict, help_text="The exact JSON body sent as POST /batches.")
+    inputs = models.JSONField(default=dict, help_text="What the user entered (files as the paths sent), for Resubmit.")
+    app_id = models.CharField("Spark application id", max_length=200, blank=True, default="")
+    spark_ui_url = models.URLField("Spark UI", max_length=1000, blank=True, default="")
+    driver_log_url = models.URLField("Driver log", max_length=1000, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    log_stdout = models.TextField(blank=True, default="",
+                                  help_text="spark-submit's stdout as read from Livy while the batch ran (Fabric: its log[]).")
+    log_stderr = models.TextField(blank=True, default="", help_text="spark-submit's stderr (Spark's driver log).")
+    log_final = models.BooleanField(default=False, help_text="The log was read after the batch ended.")
+    resubmitted_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                         related_name="resubmissions")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, help_text="When Livy accepted the request.")
+    running_at = models.DateTimeField(null=True, blank=True, help_text="When Livy first reported it running.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the state was read from Livy.")
+
+    def __str__(self) -> str:
+        return f"{self.label or self.name} ({self.state})"
+
+    @property
+    def is_terminal(self) -> bool:
+        """The batch will not change state again (ended on Livy, or never submitted)."""
+        return self.state == self.NOT_SUBMITTED or SessionState(self.state).is_terminal
+
+    @property
+    def tone(self) -> str:
+        """Badge tone of the state (``success`` is ok, ``dead``/``not_submitted`` error)."""
+        if self.state == SessionState.SUCCESS.value:
+            return "ok"
+        if self.state in (SessionState.DEAD.value, SessionState.ERROR.value, self.NOT_SUBMITTED):
+            return "error"
+        if self.state == SessionState.KILLED.value:
+            return "ended"
+        if self.state == SessionState.RUNNING.value:
+            return "running"
+        return "waiting"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        """Seconds from Livy accepting the request to the end (or now, while it runs)."""
+        if self.submitted_at is None:
+            return None
+        from django.utils import timezone
+
+        end = self.ended_at or (None if self.is_terminal else timezone.now())
+        return None if end is None else max(0.0, (end - self.submitted_at).total_seconds())

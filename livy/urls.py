@@ -41,3 +41,16 @@ urlpatterns = [
     path("notebooks/<int:pk>/delete/", notebook_views.notebook_delete, name="notebook_delete"),
     path("notebooks/<int:pk>/share/", notebook_views.notebook_share, name="notebook_share"),
 ]
+
+# Spark jobs (Livy batches): livy/job_views.py
+from livy import job_views  # noqa: E402
+
+urlpatterns += [
+    path("jobs/", job_views.job_list, name="job_list"),
+    path("jobs/new/", job_views.job_submit, name="job_submit"),
+    path("jobs/<int:pk>/", job_views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/poll/", job_views.job_poll, name="job_poll"),
+    path("jobs/<int:pk>/log.txt", job_views.job_log_download, name="job_log"),
+    path("jobs/<int:pk>/kill/", job_views.job_kill, name="job_kill"),
+    path("jobs/<int:pk>/resubmit/", job_views.job_resubmit, name="job_resubmit"),
+]

@@ -374,6 +374,27 @@ class AppConfig(BaseSettings):
         Secret(""), description="Service principal only: its client secret (empty: CLIENT_SECRET)."
     )
 
+    # --- Spark jobs (Livy batches; README, "Spark jobs") --------------------------------------
+    LIVY_BATCH_UPLOAD_DIR: str = Field(
+        ".livy/batch-uploads",
+        description="Apache Livy: folder where job files uploaded on the Jobs page are stored (content-addressed), "
+        "relative to the project folder; the Livy server must read it and list it in livy.file.local-dir-whitelist "
+        "(scripts/livy/livy.sh does for the local Livy).",
+        examples=["/srv/livy-web/batch-uploads"],
+    )
+    LIVY_BATCH_MAX_UPLOAD_BYTES: int = Field(
+        100 * 1024 * 1024,
+        ge=1,
+        description="Largest file accepted by a Jobs page upload, in bytes.",
+        examples=["104857600"],
+    )
+    LIVY_BATCH_LOCAL_DIRS: CommaList = Field(
+        [],
+        description="Apache Livy: comma-separated absolute folders on the Livy server in which users may give local "
+        "paths for job files (besides LIVY_BATCH_UPLOAD_DIR); they must be in livy.file.local-dir-whitelist too.",
+        examples=["/data/jobs,/opt/spark-libs"],
+    )
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]
         """Read only the mapping given to :func:`load_config` (which loads os.environ and .env),

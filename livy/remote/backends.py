@@ -10,7 +10,7 @@ import json
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from livy.remote.types import SessionSpec
+from livy.remote.types import BatchSpec, SessionSpec
 
 #: Status codes after which a GET is tried again (Livy behind a gateway, Fabric throttling).
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -140,6 +140,34 @@ class LivyBackend:
         return str(body or "").strip()[:500], None
 
 
+    def batch_body(self, spec: BatchSpec) -> dict[str, Any]:
+        """The ``POST /batches`` body (Apache Livy's batch request: ``file``, ``className``,
+        ``args``, ``pyFiles``, ``files``, ``jars``, ``archives``, ``conf``, ``name`` and the
+        driver/executor sizes); empty values are left out so Livy's defaults apply. This is
+        the exact request the Jobs page shows."""
+        body: dict[str, Any] = {"name": spec.name, "file": spec.file}
+        optional: dict[str, Any] = {
+            "className": spec.class_name,
+            "args": list(spec.args),
+            "pyFiles": list(spec.py_files),
+            "files": list(spec.files),
+            "jars": list(spec.jars),
+            "archives": list(spec.archives),
+            "conf": dict(spec.conf),
+            "driverMemory": spec.driver_memory,
+            "driverCores": spec.driver_cores,
+            "executorMemory": spec.executor_memory,
+            "executorCores": spec.executor_cores,
+            "numExecutors": spec.num_executors,
+        }
+        body.update({key: value for key, value in optional.items() if value not in (None, "", [], {})})
+        return body
+
+    def batch_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The batch objects in a ``GET /batches`` answer (Apache: ``sessions``)."""
+        return list(body.get("sessions") or [])
+
+
 class ApacheLivyBackend(LivyBackend):
     """A self-hosted Apache Livy server (0.7 or later), as its REST API describes it
     (docs/rest-api.md of apache/incubator-livy, 0.8/0.9). No token: Livy's own
@@ -237,6 +265,18 @@ class FabricLivyBackend(LivyBackend):
         if conf:
             body["conf"] = conf
         return body
+
+    def batch_body(self, spec: BatchSpec) -> dict[str, Any]:
+        """Fabric's ``BatchRequest`` (the same fields as Apache Livy's, ``pyFiles`` included),
+        ``conf`` values as strings."""
+        body = super().batch_body(spec)
+        if "conf" in body:
+            body["conf"] = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body["conf"].items()}
+        return body
+
+    def batch_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """``LivySparkActivityList.items``."""
+        return list(body.get("items") or [])
 
     def error_detail(self, body: Any) -> tuple[str, str | None]:
         """``errorCode: message`` (plus ``moreDetails``) and ``requestId``, which users quote

@@ -16,6 +16,11 @@ call                                            method
 ``POST /sessions/{id}/statements/{sid}/cancel`` :meth:`LivyClient.cancel_statement`
 ``POST /sessions/{id}/completion``              :meth:`LivyClient.complete`
 ``GET /version``                                :meth:`LivyClient.get_version`
+``GET /batches?from=&size=``                    :meth:`LivyClient.list_batches`
+``POST /batches``                               :meth:`LivyClient.create_batch`
+``GET /batches/{id}``                           :meth:`LivyClient.get_batch`
+``GET /batches/{id}/log?from=&size=``           :meth:`LivyClient.get_batch_log`
+``DELETE /batches/{id}``                        :meth:`LivyClient.delete_batch`
 ==============================================  =========================================
 
 What differs between Apache Livy and Fabric's Livy API (URLs, auth header, id type, request
@@ -59,7 +64,7 @@ from livy.remote.errors import (
     LivyThrottled,
     LivyUnavailable,
 )
-from livy.remote.types import LivySession, LivyStatement, SessionLog, SessionSpec
+from livy.remote.types import BatchLog, BatchSpec, LivyBatch, LivySession, LivyStatement, SessionLog, SessionSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -139,6 +144,15 @@ def _parsed(parse: Callable[[dict[str, Any]], T], body: Any) -> T:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError) as exc:
         raise LivyProtocolError(f"Livy's answer does not have the expected shape ({exc!r}).") from None
+
+
+def _list_of(value: Any) -> list[Any]:
+    """``value`` if it is a JSON array, [] when absent; a :class:`LivyProtocolError` otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise LivyProtocolError("Livy's log is not a JSON array.")
+    return value
 
 
 def build_http_session(retry_statuses: tuple[int, ...] = RETRY_STATUSES) -> requests.Session:
@@ -261,6 +275,51 @@ class LivyClient:
         if not isinstance(version, str):
             raise LivyProtocolError("Livy answered GET /version without a version.")
         return version
+
+    # -- batches ----------------------------------------------------------------------
+    def list_batches(self, offset: int = 0, size: int = 100) -> list[LivyBatch]:
+        """``GET /batches`` (Fabric: ``$top``/``$skip``, ``items``): up to ``size`` batches
+        from ``offset``."""
+        body = self._request("GET", "batches", params=self.backend.page_params(offset, size))
+        items = _parsed(self.backend.batch_items, body)
+        if not isinstance(items, list):
+            raise LivyProtocolError("Livy's list of batches is not a JSON array.")
+        return [_parsed(LivyBatch.from_json, item) for item in items]
+
+    def create_batch(self, spec: BatchSpec) -> LivyBatch:
+        """``POST /batches`` with :meth:`LivyBackend.batch_body`; Apache Livy answers 201 with
+        the batch ``starting``, Fabric 202 with its acquisition phase. Never retried once
+        sent (:class:`LivyOutcomeUnknown` when no answer came)."""
+        body = self._request("POST", "batches", json=self.backend.batch_body(spec))
+        return _parsed(LivyBatch.from_json, body)
+
+    def get_batch(self, batch_id: str) -> LivyBatch:
+        """``GET /batches/{id}``. Raises :class:`LivyNotFound` for an unknown id (Apache Livy
+        forgets finished batches after ``livy.server.session.state-retain.sec``)."""
+        return _parsed(LivyBatch.from_json, self._request("GET", f"batches/{batch_id}"))
+
+    def get_batch_log(self, batch_id: str, offset: int | None = 0, size: int = 100) -> BatchLog:
+        """``GET /batches/{id}/log`` (Apache Livy only): ``size`` lines from line ``offset``
+        (Livy's ``from``); ``offset`` None gives the last ``size`` lines, ``size`` -1 every
+        line Livy holds (it keeps the last ``livy.cache-log.size`` lines of spark-submit)."""
+        params: dict[str, int] = {"size": size}
+        if offset is not None:
+            params["from"] = offset
+        body = self._request("GET", f"batches/{batch_id}/log", params=params)
+        return _parsed(
+            lambda b: BatchLog(
+                batch_id=str(b.get("id", batch_id)),
+                offset=int(b.get("from", offset or 0)),
+                total=int(b.get("total", 0)),
+                lines=[str(line) for line in _list_of(b.get("log"))],
+            ),
+            body,
+        )
+
+    def delete_batch(self, batch_id: str) -> None:
+        """``DELETE /batches/{id}``: kill the batch's Spark application (Apache Livy then
+        forgets the batch; Fabric cancels it)."""
+        self._request("DELETE", f"batches/{batch_id}")
 
     # -- plumbing ---------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

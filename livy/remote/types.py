@@ -197,3 +197,109 @@ class SessionSpec:
     proxy_user: str | None = None
 
 
+
+
+# ------------------------------------------------------------------------------------ batches
+#: Batch states of Apache Livy (``SessionState`` of a batch: ``starting``, ``running``,
+#: ``success``, ``dead``, ``killed``; ``not_started`` and ``recovering`` too), read into
+#: :class:`SessionState`. Fabric's ``fabricBatchStateInfo`` phases come before them.
+_BATCH_PHASE_STATES = {"error": "dead", "cancelled": "killed", "expired": "dead"}
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """What to send as ``POST /batches`` (Livy's batch request, in our terms).
+
+    ``file`` is the main file (a ``.py``, or a ``.jar`` with ``class_name``); ``py_files``,
+    ``files``, ``jars`` and ``archives`` are URIs or paths the Livy server (or Fabric) can
+    read; ``args`` are passed to the main file exactly as given; ``conf`` is Spark
+    configuration. Memory sizes are Spark's (``512m``, ``2g``); cores and
+    ``num_executors`` are counts; None leaves Livy's default.
+    """
+
+    name: str
+    file: str
+    class_name: str | None = None
+    args: list[str] = field(default_factory=list)
+    py_files: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    jars: list[str] = field(default_factory=list)
+    archives: list[str] = field(default_factory=list)
+    conf: dict[str, str] = field(default_factory=dict)
+    driver_memory: str | None = None
+    driver_cores: int | None = None
+    executor_memory: str | None = None
+    executor_cores: int | None = None
+    num_executors: int | None = None
+
+
+@dataclass(frozen=True)
+class LivyBatch:
+    """One batch as Livy describes it (``GET /batches/{id}``), or Fabric's ``BatchResponse``.
+
+    ``id`` is a string (Apache: an integer, Fabric: a GUID). ``log`` is the short log Livy
+    sends with the batch (Apache: the last lines of spark-submit's output; Fabric: ``log[]``).
+    ``phase``/``phase_error`` are Fabric's ``fabricBatchStateInfo`` (``queued``,
+    ``libraryPackaging``, ``submitting``, ``cancelling``, ``cancelled``, ``error`` with its
+    ``errorMessage``); ``errors`` are Fabric's ``errorInfo`` messages.
+    """
+
+    id: str
+    state: SessionState
+    name: str | None = None
+    app_id: str | None = None
+    app_info: dict[str, Any] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    phase: str | None = None
+    phase_error: str | None = None
+    errors: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def spark_ui_url(self) -> str | None:
+        return self.app_info.get("sparkUiUrl") or None
+
+    @property
+    def driver_log_url(self) -> str | None:
+        return self.app_info.get("driverLogUrl") or None
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> LivyBatch:
+        """Read Apache Livy's batch object or Fabric's ``BatchResponse``. Without a ``state``
+        (Fabric while it acquires compute) the batch counts as ``starting``; a phase of
+        ``error``/``expired`` makes it ``dead``, ``cancelled`` makes it ``killed``."""
+        info = _object(body.get("fabricBatchStateInfo"), "fabricBatchStateInfo")
+        phase = _text(info.get("state"))
+        state = body.get("state") or body.get("livyState")  # livyState: Fabric's list items
+        if phase in _BATCH_PHASE_STATES:
+            state = _BATCH_PHASE_STATES[phase]
+        elif not state:
+            state = "starting" if phase else "not_started"
+        errors = []
+        for item in _list(body.get("errorInfo"), "errorInfo"):
+            if isinstance(item, dict) and item.get("message"):
+                code = f"{item['errorCode']}: " if item.get("errorCode") else ""
+                errors.append(f"{code}{item['message']}")
+        return cls(
+            id=str(body["id"]),
+            state=SessionState(str(state)),
+            name=_text(body.get("name")),
+            app_id=_text(body.get("appId")),
+            app_info={k: v for k, v in _object(body.get("appInfo"), "appInfo").items() if isinstance(v, str) and v},
+            log=[str(line) for line in _list(body.get("log"), "batch log")],
+            phase=phase,
+            phase_error=_text(info.get("errorMessage")),
+            errors=errors,
+            raw=body,
+        )
+
+
+@dataclass(frozen=True)
+class BatchLog:
+    """A page of a batch's log (``GET /batches/{id}/log``): ``lines`` from line ``offset``
+    of ``total`` lines Livy holds."""
+
+    batch_id: str
+    offset: int
+    total: int
+    lines: list[str]

@@ -7,6 +7,7 @@
 #   scripts/livy/livy.sh stop|down      stop it and its Spark drivers (fine if not running)
 #   scripts/livy/livy.sh status         exit 0 if up, 3 if down
 #   scripts/livy/livy.sh logs [-f|N]    tail the server log
+#   scripts/livy/livy.sh conf           write and print the livy.conf a start uses
 #
 # The distribution (apache-livy-0.9.0-incubating_2.12-bin.zip) is the first found of:
 #   1. LIVY_HOME=<dir>  an installed Livy (jars/, rsc-jars/, repl_2.12-jars/), used in place
@@ -29,7 +30,10 @@
 # mtime) or requirements-spark.txt changes.
 #
 # Environment: LIVY_PORT (8998; bound to 127.0.0.1 only), LIVY_START_TIMEOUT (seconds to wait for
-# the server, 120), LIVY_DRIVER_MEMORY (spark.driver.memory of sessions, 1g).
+# the server, 120), LIVY_DRIVER_MEMORY (spark.driver.memory of sessions, 1g). LIVY_BATCH_UPLOAD_DIR
+# and LIVY_BATCH_LOCAL_DIRS (from the environment, else from <repo>/.env, as the app reads them;
+# default .livy/batch-uploads, relative to <repo>) go into livy.file.local-dir-whitelist, so the
+# Jobs page's uploads and allowed local paths are files Livy accepts in batches.
 # Needs Java 17 and python3 (with venv) once a distribution is found, and curl only to download one.
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 (status) not running, 4 no Livy distribution found.
 set -euo pipefail
@@ -294,6 +298,35 @@ cmd_assemble() {
 # configuration
 # ---------------------------------------------------------------------------------------------
 
+# The value of the app's variable $1: the environment, else the last "$1=..." line of <repo>/.env
+# (quotes removed), else $2.
+app_setting() {
+  local name="$1" value="${!1:-}"
+  if [[ -z "$value" && -f "$ROOT/.env" ]]; then
+    value="$(sed -n "s/^[[:space:]]*$name[[:space:]]*=[[:space:]]*//p" "$ROOT/.env" | tail -n 1)"
+    value="${value%\"}" value="${value#\"}" value="${value%\'}" value="${value#\'}"
+  fi
+  echo "${value:-$2}"
+}
+
+# livy.file.local-dir-whitelist: the Jobs page's upload folder (LIVY_BATCH_UPLOAD_DIR, relative to
+# <repo>, created here) and LIVY_BATCH_LOCAL_DIRS, comma-separated, each ending in "/".
+batch_whitelist() {
+  local upload extra dir out=()
+  upload="$(app_setting LIVY_BATCH_UPLOAD_DIR .livy/batch-uploads)"
+  [[ "$upload" == /* ]] || upload="$ROOT/$upload"
+  mkdir -p "$upload"
+  out+=("$(cd "$upload" && pwd -P)/")
+  extra="$(app_setting LIVY_BATCH_LOCAL_DIRS "")"
+  IFS=',' read -r -a dirs <<<"$extra"
+  for dir in "${dirs[@]}"; do
+    dir="$(echo "$dir" | xargs)"
+    [[ -n "$dir" ]] && out+=("${dir%/}/")
+  done
+  local IFS=','
+  echo "${out[*]}"
+}
+
 write_conf() {
   mkdir -p "$CONF_DIR" "$SPARK_CONF" "$LOG_DIR"
   cat >"$CONF_DIR/livy.conf" <<EOF
@@ -316,6 +349,12 @@ livy.server.session.timeout = 1h
 # Finished sessions stay listed (state dead/killed/success) this long.
 livy.server.session.state-retain.sec = 600s
 livy.server.request-log-retain.days = 1
+# Local folders batches may read files from (POST /batches with file/pyFiles/files paths): the
+# app's job uploads (LIVY_BATCH_UPLOAD_DIR) and LIVY_BATCH_LOCAL_DIRS.
+livy.file.local-dir-whitelist = $(batch_whitelist)
+# Lines of spark-submit's stdout, and of its stderr, Livy keeps per batch (GET /batches/{id}/log;
+# default 200).
+livy.cache-log.size = 2000
 EOF
   # Spark driver settings for every session (SPARK_CONF_DIR points here).
   cat >"$SPARK_CONF/spark-defaults.conf" <<EOF
@@ -522,6 +561,7 @@ main() {
     stop | down) cmd_stop ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
+    conf) write_conf; cat "$CONF_DIR/livy.conf" ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
   esac

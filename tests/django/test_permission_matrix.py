@@ -13,10 +13,10 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from livy.models import SparkSession, Statement
+from livy.models import Batch, SparkSession, Statement
 from livy.output import TABLE_MIME
 from tests.django.test_notebook_permissions import NOTEBOOK_URL_NAMES
-from tests.support.livy_json import LIVY, session_json, statement_json
+from tests.support.livy_json import LIVY, batch_json, batch_log_json, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,13 @@ def world(django_user_model, livy_api):
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(9, "starting"))
     livy_api.post(f"{LIVY}/sessions/9/statements", status=201, json=statement_json(0))
+    # The editor's running Spark job (Livy batch 5).
+    Batch.objects.create(owner=users["editor"], backend="apache", endpoint=LIVY, livy_id="5", name="erins-job",
+                         state="running", request={"name": "erins-job", "file": "hdfs:///owner_only_job.py"},
+                         inputs={"file": "hdfs:///owner_only_job.py"})
+    livy_api.get(f"{LIVY}/batches/5", json=batch_json(5, "running", name="erins-job"))
+    livy_api.get(f"{LIVY}/batches/5/log", json=batch_log_json(5, ["owner_only print"]))
+    livy_api.delete(f"{LIVY}/batches/5", json={"msg": "deleted"})
     return users, session, stmt
 
 
@@ -88,6 +95,13 @@ MATRIX = {
     "livy:rerun_statement": ("post", "statement", dict(anonymous=LOGIN, viewer=403, editor=302, other=404, admin=302)),
     "livy:statement_csv": ("get", "table", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
     "livy:statement_output": ("get", "text", dict(anonymous=LOGIN, viewer=404, editor=200, other=404, admin=200)),
+    "livy:job_list": ("get", None, dict(anonymous=LOGIN, viewer=403, editor=200, other=200, admin=200)),
+    "livy:job_submit": ("get", None, dict(anonymous=LOGIN, viewer=403, editor=200, other=200, admin=200)),
+    "livy:job_detail": ("get", "batch", dict(anonymous=LOGIN, viewer=403, editor=200, other=404, admin=200)),
+    "livy:job_poll": ("get", "batch", dict(anonymous=LOGIN, viewer=403, editor=200, other=404, admin=200)),
+    "livy:job_log": ("get", "batch", dict(anonymous=LOGIN, viewer=403, editor=200, other=404, admin=200)),
+    "livy:job_kill": ("post", "batch", dict(anonymous=LOGIN, viewer=403, editor=302, other=404, admin=302)),
+    "livy:job_resubmit": ("get", "batch", dict(anonymous=LOGIN, viewer=403, editor=200, other=404, admin=200)),
     "login": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     "logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
     "signed_out": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
@@ -124,7 +138,7 @@ def test_permission_matrix(client, world, role, name):
     method, target, expected = MATRIX[name]
     args = {"session": [session.pk], "statement": [stmt.pk], None: [],
             "table": [Statement.objects.get(code=TABLE_CODE).pk], "text": [Statement.objects.get(code=TEXT_CODE).pk],
-            }[target]
+            "batch": [Batch.objects.get(name="erins-job").pk]}[target]
     if role != "anonymous":
         client.force_login(users[role])
     data = {"code": "print(1)"} if name == "livy:run" else {"code": "spark.ran", "cursor": "9", "kind": "spark"} \
@@ -138,6 +152,7 @@ def test_permission_matrix(client, world, role, name):
     if role in ("viewer", "other") and response.status_code == 200 and not response.streaming:
         body = response.content.decode()
         assert SECRET_CODE not in body and "erins-session" not in body and "owner_only" not in body
+        assert "erins-job" not in body
 
 
 def test_admin_sees_the_owners_data(client, world):

@@ -80,3 +80,27 @@ def session_row(owner, **fields):
     values = {"backend": "apache", "endpoint": LIVY, "livy_id": "4", "name": FAKE_SESSION_NAME, "state": "idle"}
     values.update(fields)
     return SparkSession.objects.create(owner=owner, **values)
+
+
+def batch_json(id=0, state="starting", name="pytest-job-1", app_id=None, log=None, **extra):
+    """A batch as Apache Livy 0.9 returns it from POST/GET /batches[/{id}] (``BatchSession``
+    view: id, name, owner, proxyUser, state, appId, appInfo, log)."""
+    body = {
+        "id": id,
+        "name": name,
+        "owner": None,
+        "proxyUser": None,
+        "state": state,
+        "appId": app_id,
+        "appInfo": {"driverLogUrl": None, "sparkUiUrl": None},
+        "log": list(log) if log is not None else ["stdout: ", "\nstderr: "],
+    }
+    body.update(extra)
+    return body
+
+
+def batch_log_json(id, stdout=(), stderr=(), offset=0):
+    """``GET /batches/{id}/log`` of Apache Livy 0.9: ``SparkProcApp.log`` is
+    ``["stdout: ", *stdout, "\\nstderr: ", *stderr]``."""
+    lines = ["stdout: ", *stdout, "\nstderr: ", *stderr]
+    return {"id": id, "from": offset, "total": len(lines), "log": lines[offset:]}

@@ -6,6 +6,8 @@ every few minutes. In order:
    ``--stale-minutes``, read-only (nothing is sent, no keep-alive), so their rows and
    statements show what Livy says: a session Livy ended is closed and its unfinished
    statements failed, finished results are stored.
+   Unfinished Spark jobs (Livy batches) not read for ``--stale-minutes`` are refreshed too:
+   their state, and their log while Livy still has it.
 3. **Clear expired sign-ins**: Django's ``clearsessions`` (sessions live in the database).
 
 It never keeps a session alive: that is the open page's heartbeat (an active user). With
@@ -59,6 +61,7 @@ class Command(BaseCommand):
                 self.stderr.write(errors.getvalue().rstrip("\n"))
             if not dry_run:
                 problems += self._refresh_stale(cfg, stale_minutes)
+                problems += self._refresh_batches(cfg, stale_minutes)
         if not dry_run:
             call_command("clearsessions")
             self.stdout.write("Expired sign-ins cleared.")
@@ -83,4 +86,22 @@ class Command(BaseCommand):
                 failed += 1
                 self.stderr.write(f"could not read {session.name}: {exc}")
         self.stdout.write(f"{refreshed} stale session(s) refreshed, {failed} failed.")
+        return failed
+
+    def _refresh_batches(self, cfg, stale_minutes: float) -> int:
+        """Refresh unfinished batches not read from Livy for ``stale_minutes`` (state, log,
+        the end of the ones Livy finished or forgot); returns how many could not be read."""
+        from livy import batch_selectors, batches
+
+        cutoff = timezone.now() - timedelta(minutes=stale_minutes)
+        client = livy_client(None, cfg)
+        refreshed = failed = 0
+        for batch in batch_selectors.stale_unfinished(cfg.LIVY_BACKEND, cutoff):
+            try:
+                batches.refresh_batch(batch, client=client, force=True)
+                refreshed += 1
+            except LivyError as exc:
+                failed += 1
+                self.stderr.write(f"could not read job {batch.name}: {exc}")
+        self.stdout.write(f"{refreshed} unfinished job(s) refreshed, {failed} failed.")
         return failed

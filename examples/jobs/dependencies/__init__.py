@@ -1,0 +1,1 @@
+"""Code the sample job shares with other jobs; shipped as packages.zip (``--py-files``)."""
