@@ -61,7 +61,6 @@ api = NinjaAPI(
     auth=BearerAuth(),
     throttle=[TokenRateThrottle()],
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
-    openapi_extra={"info": {"license": {"name": "Proprietary"}}},
 )
 
 #: Answers every operation may give besides its own.
