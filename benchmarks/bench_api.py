@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=10.0)
     parser.add_argument("--load-threads", type=int, default=8)
+    parser.add_argument("--start-timeout", type=float, default=900.0, help="seconds a new Livy session may take")
     args = parser.parse_args()
     prefix = f"bench-api-{int(time.time())}-"
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -59,11 +60,14 @@ def main() -> int:
         session_id = None
         try:
             print("starting the two sessions (Livy's start dominates) ...", file=sys.stderr)
-            direct.start_session(timeout=300)
+            direct.start_session(timeout=args.start_timeout)
             first = http.post(f"{base}/statements?wait=60", json={"code": TRIVIAL}, timeout=90).json()
-            while not first["terminal"]:
+            deadline = time.monotonic() + args.start_timeout
+            while not first["terminal"] and time.monotonic() < deadline:
                 first = http.get(f"{base}/statements/{first['id']}?wait=30", timeout=60).json()
             session_id = first["session_id"]
+            if first["state"] != "available":
+                raise RuntimeError(f"the API's first statement ended {first['state']}: {first.get('error')}")
             api_ms, direct_ms, texts = [], [], set()
             for _ in range(args.samples):
                 t0 = time.perf_counter()

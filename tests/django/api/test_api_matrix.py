@@ -8,6 +8,8 @@ import pytest
 
 from api.routes import api
 from livy.models import SparkSession, Statement
+from tests.support.entra_jwt import FakeTenant
+from tests.support.fakes_entra import configure_entra
 from tests.support.livy_json import LIVY, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
@@ -53,13 +55,34 @@ def test_matrix_covers_every_operation():
     assert operations == set(MATRIX)
 
 
+#: App role values for the Entra variant, mapped as people's app roles are (ROLES).
+APP_ROLES = {"viewer": ["Livy.Viewer"], "editor": ["Livy.Editor"], "other": ["Livy.Editor"], "admin": ["Livy.Admin"]}
+ENTRA_ROLES = {"Livy.Admin": ["Administrators", "Editors"], "Livy.Editor": "Editors", "Livy.Viewer": "Viewers"}
+
+
+@pytest.fixture(params=["personal", "entra"])
+def credential(request, token_of, people, settings, livy_api):
+    """``credential(role)``: that role's personal token, or a delegated Entra access token for
+    the same person (upn = their user name) carrying the role's app role."""
+    if request.param == "personal":
+        yield token_of
+        return
+    configure_entra(settings, ROLES=ENTRA_ROLES, ENTRA_GROUP_ATTRIBUTE="roles")
+    tenant = FakeTenant(livy_api)  # the tenant's keys beside the Livy fake, on one `responses` mock
+
+    def make(role):
+        return tenant.token(tenant.claims(upn=people[role].username, roles=APP_ROLES[role]))
+
+    yield make
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("operation", sorted(MATRIX))
-def test_api_matrix(bearer, token_of, world, role, operation):
+def test_api_matrix(bearer, credential, world, role, operation):
     session, stmt = world
     method, template = operation
     url = template.format(session_id=session.pk, statement_id=stmt.pk)
-    client = bearer(None if role == "anonymous" else token_of(role))
+    client = bearer(None if role == "anonymous" else credential(role))
     if method == "post":
         response = client.post(url, {"code": "print(1)"} if url.endswith("/statements") else None)
     else:
