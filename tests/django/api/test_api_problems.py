@@ -119,3 +119,25 @@ def test_throttled_per_token_with_retry_after(bearer, token_of, settings):
     problem = _is_problem(response, 429)
     assert 1 <= int(response["Retry-After"]) <= 60 and problem["type"].endswith("/throttled")
     assert second.get("/api/v1/sessions").status_code == 200  # another token has its own count
+
+
+@pytest.mark.parametrize("charset", ["rot13", "base64", "no-such-charset"])
+def test_an_unreadable_charset_is_a_problem_before_django(charset):
+    """myapp/wsgi.py answers these before Django builds the request: on /api/ as a problem."""
+    from myapp.wsgi import reject_unreadable_charset
+
+    def never(environ, start_response):  # pragma: no cover - must not be reached
+        raise AssertionError("the request reached Django")
+
+    seen = {}
+
+    def start_response(status, headers):
+        seen.update(status=status, headers=dict(headers))
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/statements", "QUERY_STRING": "wait=1",
+               "CONTENT_TYPE": f"application/json; charset={charset}"}
+    body = b"".join(reject_unreadable_charset(never)(environ, start_response))
+    import json
+
+    assert seen["status"] == "400 Bad Request" and seen["headers"]["Content-Type"] == PROBLEM
+    assert json.loads(body)["status"] == 400
