@@ -23,6 +23,11 @@ _DETAILS = {
 
 
 class ApiProblemMiddleware:
+    """On ``/api/`` paths: an error answer that is not a problem yet (HTML 404, 405, a 400
+    from Django or another middleware) becomes one with the same status (``Allow``,
+    ``Retry-After`` and ``WWW-Authenticate`` kept); every answer gets ``no-store``. The docs
+    page (:data:`NOT_JSON`) is left as it is."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 

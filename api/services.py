@@ -74,12 +74,15 @@ def run(user: Any, code: str, kind: str, *, client: LivyClient, wait: float) -> 
 
 
 def start_session(user: Any, *, client: LivyClient) -> SparkSession:
+    """:func:`livy.lifecycle.ensure_session`: the user's live session, started if needed."""
     return lifecycle.ensure_session(user, client=client)
 
 
 def stop_session(session: SparkSession, *, client: LivyClient) -> SparkSession:
+    """:func:`livy.lifecycle.stop_session`: delete it on Livy (if still ours) and close the row."""
     return lifecycle.stop_session(session, client=client)
 
 
 def cancel(stmt: Statement, *, client: LivyClient, actor: Any) -> Statement:
+    """:func:`livy.lifecycle.cancel`: queued ones at once, running ones asked of Livy."""
     return lifecycle.cancel(stmt, client=client, actor=actor)

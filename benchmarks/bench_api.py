@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_livy import TRIVIAL, App, DirectLivy, machine  # noqa: E402
 
+#: Tries at starting each Livy session.
+START_ATTEMPTS = 3
 MAKE_USER = (
     "from django.contrib.auth.models import Group, User; from api import tokens; "
     "u = User.objects.create_user('bench-api'); u.groups.add(Group.objects.get(name='Editors')); "
@@ -60,14 +62,28 @@ def main() -> int:
         session_id = None
         try:
             print("starting the two sessions (Livy's start dominates) ...", file=sys.stderr)
-            direct.start_session(timeout=args.start_timeout)
-            first = http.post(f"{base}/statements?wait=60", json={"code": TRIVIAL}, timeout=90).json()
-            deadline = time.monotonic() + args.start_timeout
-            while not first["terminal"] and time.monotonic() < deadline:
-                first = http.get(f"{base}/statements/{first['id']}?wait=30", timeout=60).json()
-            session_id = first["session_id"]
-            if first["state"] != "available":
-                raise RuntimeError(f"the API's first statement ended {first['state']}: {first.get('error')}")
+            # A loaded machine may fail a Spark driver's start (Livy's own timeouts): try again.
+            for attempt in range(START_ATTEMPTS):
+                try:
+                    direct.start_session(timeout=args.start_timeout)
+                    break
+                except RuntimeError as exc:
+                    print(f"direct session start {attempt + 1} failed: {exc}", file=sys.stderr)
+                    direct.delete()
+                    direct = DirectLivy(args.livy, f"{prefix}direct-{attempt + 1}")
+            else:
+                raise RuntimeError("the direct client's session never started")
+            for attempt in range(START_ATTEMPTS):
+                first = http.post(f"{base}/statements?wait=60", json={"code": TRIVIAL}, timeout=90).json()
+                deadline = time.monotonic() + args.start_timeout
+                while not first["terminal"] and time.monotonic() < deadline:
+                    first = http.get(f"{base}/statements/{first['id']}?wait=30", timeout=60).json()
+                session_id = first["session_id"]
+                if first["state"] == "available":
+                    break
+                print(f"API session start {attempt + 1} failed: {first['state']} {first.get('error')}", file=sys.stderr)
+            else:
+                raise RuntimeError("the API's session never started")
             api_ms, direct_ms, texts = [], [], set()
             for _ in range(args.samples):
                 t0 = time.perf_counter()
