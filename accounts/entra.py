@@ -164,14 +164,23 @@ class EntraAuthHandler(AuthHandler):
         Groups not named in ``ROLES`` are never touched. When the groups cannot be known
         (see :meth:`group_ids`) the user keeps the groups they have.
         """
-        mapping: dict[str, Any] = settings.AZURE_AUTH.get("ROLES") or {}
-        if not mapping:
+        if not settings.AZURE_AUTH.get("ROLES"):
             return user
         ids = self.group_ids(token)
         if ids is None:
             log.warning("sign-in of user %s: no %s claim; groups left unchanged", user.pk,
                         settings.AZURE_AUTH.get("GROUP_ATTRIBUTE"))
             return user
+        return apply_role_mapping(user, ids)
+
+
+def apply_role_mapping(user: Any, ids: set[str]) -> Any:
+    """Give ``user`` the Django groups ``ROLES`` maps ``ids`` (Entra group object ids or app
+    role values) to, take away the mapped groups they no longer have, and set ``is_staff``
+    (:data:`accounts.roles.STAFF_GROUPS`). Groups not named in ``ROLES`` are never touched.
+    Used by browser sign-in and by the API's Entra tokens (``api.entra``)."""
+    mapping: dict[str, Any] = settings.AZURE_AUTH.get("ROLES") or {}
+    if mapping:
         managed: set[str] = set()
         wanted: set[str] = set()
         for group_id, names in mapping.items():
@@ -190,7 +199,7 @@ class EntraAuthHandler(AuthHandler):
         if user.is_staff != staff:
             user.is_staff = staff
             user.save(update_fields=["is_staff"])
-        return user
+    return user
 
 
 class EntraBackend(ModelBackend):

@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "auth.add_group",
         "auth.change_group",
         "auth.view_permission",
+        "api.view_apitoken",
+        "api.change_apitoken",
     ),
 }
 

@@ -395,6 +395,35 @@ class AppConfig(BaseSettings):
         examples=["/data/jobs,/opt/spark-libs"],
     )
 
+    # --- API (/api/v1/, the api app; README "API") --------------------------------------------
+    API_ENTRA_AUDIENCES: CommaList = Field(
+        [],
+        description="Comma-separated audiences (aud) an Entra access token for the API may carry; "
+        "empty = api://<CLIENT_ID> and <CLIENT_ID>.",
+        examples=["api://0b1e3f5c-7d2a-4c6e-9f80-1a2b3c4d5e6f"],
+    )
+    API_JWT_LEEWAY: float = Field(
+        60.0, ge=0, le=300, description="Seconds of clock skew allowed on an Entra token's exp and nbf."
+    )
+    API_JWKS_CACHE_SECONDS: PositiveFloat = Field(
+        3600.0,
+        description="Seconds the tenant's signing keys (JWKS) are kept before being read again "
+        "(an unknown key id reads them at once).",
+    )
+    API_THROTTLE_RATE: str = Field(
+        "600/min",
+        pattern=r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$",
+        description="Requests per token (personal or Entra) the API answers before 429: <number>/<s|min|h|day>.",
+        examples=["600/min"],
+    )
+    API_WAIT_MAX: float = Field(
+        60.0, ge=0, le=600,
+        description="Most seconds a ?wait= on the API holds one request for a statement to finish.",
+    )
+    API_TOKEN_MAX_DAYS: int = Field(
+        365, ge=1, le=3650, description="Longest life of a personal access token, in days."
+    )
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]
         """Read only the mapping given to :func:`load_config` (which loads os.environ and .env),

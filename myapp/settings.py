@@ -50,10 +50,14 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "livy",
+    "ninja",  # django-ninja's templates and vendored Swagger UI assets (no CDN) for /api/v1/docs
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Errors on /api/ paths as application/problem+json, never an HTML page; API answers no-store.
+    "api.middleware.ApiProblemMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

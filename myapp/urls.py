@@ -13,6 +13,7 @@ from livy import health_views
 urlpatterns = [
     path("healthz", health_views.healthz, name="healthz"),  # no sign-in: load balancers, monitoring
     path("admin/", admin.site.urls),
+    path("", include("api.urls")),  # /api/v1/ and the API tokens page
     path("", include("accounts.urls")),
     path("", include("livy.urls")),
 ]

@@ -7,6 +7,7 @@ request whose ``Content-Type`` declares a charset its query string cannot be rea
 from __future__ import annotations
 
 import codecs
+import json
 import os
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,9 +59,14 @@ def reject_unreadable_charset(app: WSGIApp) -> WSGIApp:
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         problem = charset_problem(environ)
         if problem:
+            content_type = "text/plain; charset=utf-8"
             body = f"Bad Request: {problem.rstrip('.')}.\n".encode()
+            if str(environ.get("PATH_INFO", "")).startswith("/api/"):  # the API's errors: RFC 9457 problems
+                content_type = "application/problem+json"
+                body = json.dumps({"type": "about:blank", "title": "Bad Request", "status": 400,
+                                   "detail": f"{problem[0].upper()}{problem[1:].rstrip('.')}."}).encode()
             start_response("400 Bad Request", [
-                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Type", content_type),
                 ("Content-Length", str(len(body))),
                 ("X-Content-Type-Options", "nosniff"),
             ])

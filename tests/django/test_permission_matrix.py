@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from api import tokens
 from livy.models import Batch, SparkSession, Statement
 from livy.output import TABLE_MIME
 from tests.django.test_notebook_permissions import NOTEBOOK_URL_NAMES
@@ -105,6 +106,8 @@ MATRIX = {
     "login": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     "logout": ("post", None, dict(anonymous=302, viewer=302, editor=302, other=302, admin=302)),
     "signed_out": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
+    "api_tokens": ("get", None, dict(anonymous=LOGIN, viewer=200, editor=200, other=200, admin=200)),
+    "api_token_revoke": ("post", "token", dict(anonymous=LOGIN, viewer=404, editor=302, other=404, admin=404)),
     "healthz": ("get", None, dict(anonymous=200, viewer=200, editor=200, other=200, admin=200)),
     # Entra ID is not configured in this matrix: its endpoints do not exist (test_entra covers them).
     "entra_login": ("get", None, dict(anonymous=404, viewer=404, editor=404, other=404, admin=404)),
@@ -117,8 +120,8 @@ def _named_urls(resolver=None, prefix=""):
     names = set()
     for entry in (resolver or get_resolver()).url_patterns:
         if isinstance(entry, URLResolver):
-            if entry.app_name == "admin":
-                continue
+            if entry.app_name == "admin" or entry.namespace == "api-v1":
+                continue  # the API has its own matrix: tests/django/api/test_api_matrix.py
             ns = f"{entry.namespace}:" if entry.namespace else ""
             names |= _named_urls(entry, prefix + ns)
         elif isinstance(entry, URLPattern) and entry.name:
@@ -138,7 +141,9 @@ def test_permission_matrix(client, world, role, name):
     method, target, expected = MATRIX[name]
     args = {"session": [session.pk], "statement": [stmt.pk], None: [],
             "table": [Statement.objects.get(code=TABLE_CODE).pk], "text": [Statement.objects.get(code=TEXT_CODE).pk],
-            "batch": [Batch.objects.get(name="erins-job").pk]}[target]
+            "batch": [Batch.objects.get(name="erins-job").pk] if target == "batch" else [],
+            "token": [tokens.issue(users["editor"], "erins")[0].pk] if target == "token" else [],
+            }[target]
     if role != "anonymous":
         client.force_login(users[role])
     data = {"code": "print(1)"} if name == "livy:run" else {"code": "spark.ran", "cursor": "9", "kind": "spark"} \
