@@ -1,10 +1,12 @@
 """Pages, polls, actions and downloads of the notebook. Thin: a view finds the rows the user
 may see (404 otherwise), checks what they may do, then
 
-* a page or a poll hands its :class:`~livy.delta.Scope` to :mod:`livy.delta` (the poll
-  protocol: it refreshes the rows from Livy and renders the page or the delta);
-* an action (a POST) calls the lifecycle (one function; ``session_restart`` calls two:
-  stop, then start) and ends in :func:`_answer_post`;
+* a page or a poll (the dispatch POST included) hands its :class:`~livy.delta.Scope` to
+  :mod:`livy.delta` (the poll protocol: it refreshes the rows from Livy and renders the
+  page or the delta);
+* an action calls one lifecycle function (``session_restart`` two: stop, then start); the
+  ones that change what the page shows end in :func:`_answer_post`, the keep-alive answers
+  204 and the completion JSON;
 * a download reads a row and writes a file (:mod:`livy.output`, :mod:`livy.export`).
 
 Livy failures become notices in the page (:func:`livy.notices.notice_on_error`), never a

@@ -275,3 +275,20 @@ def test_the_apps_fragment_header_gets_the_delta(as_editor, livy_api):
     # Any other value is a plain browser's post: the whole page, the code kept.
     page = as_editor.post(reverse("livy:run"), {"code": "   "}, HTTP_X_LIVY_FRAGMENT="0").content.decode()
     assert 'id="run-form"' in page and 'id="delta"' not in page and "Write some code to run first." in page
+
+
+def test_each_unfinished_state_says_what_is_happening(as_editor, editor, livy_api):
+    session = _session(editor, state="starting")
+    queued = Statement.objects.create(session=session, author=editor, code="a()", state="queued")
+    sending = Statement.objects.create(session=session, author=editor, code="b()", state="sending")
+    running = Statement.objects.create(session=session, author=editor, code="c()", livy_id=0, state="running",
+                                       progress=0.25)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "starting"))
+    page = as_editor.get(reverse("livy:session_detail", args=[session.pk])).content.decode()
+
+    def row(stmt):
+        return page.split(f'id="statement-{stmt.pk}"', 1)[1].split('class="running-row"', 1)[1].split("</div>", 1)[0]
+
+    assert "Queued: sent as soon as the session is ready." in row(queued) and "waiting for" in row(queued)
+    assert "Sending to Livy…" in row(sending) and "running for" in row(sending) and "<progress" not in row(sending)
+    assert '<progress class="stmt-progress" max="1" value="0.25"' in row(running) and "running for" in row(running)
