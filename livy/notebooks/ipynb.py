@@ -587,3 +587,49 @@ def write_py(title: str, cells: Sequence[NotebookCell]) -> str:
 def kind_label(kind: str) -> str:
     """The kind as users read it: ``PySpark``, ``Spark SQL``, ``Scala``, ``Markdown``."""
     return _KIND_LABELS.get(kind, kind)
+
+
+# ---------------------------------------------------------------------------- parameters
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _python_literal(value: Any) -> str:
+    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
+        return repr(value)
+    raise NotebookFileError(f"A parameter value must be JSON (text, number, true/false, null, list or object), "
+                            f"not {type(value).__name__}.")
+
+
+def _scala_literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}L" if not -(2**31) <= value < 2**31 else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a Scala string literal
+    if isinstance(value, list):
+        return "Seq(" + ", ".join(_scala_literal(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "Map(" + ", ".join(f"{json.dumps(str(k))} -> {_scala_literal(v)}" for k, v in value.items()) + ")"
+    raise NotebookFileError(f"A parameter value must be JSON, not {type(value).__name__}.")
+
+
+def parameters_code(kind: str, parameters: dict[str, Any]) -> str:
+    """The code of the cell papermill injects after the parameters cell (tag
+    ``injected-parameters``): ``# Parameters`` then one assignment per value, in ``kind``
+    (``pyspark``: ``name = <Python literal>``; ``spark``: ``val name = <Scala literal>``,
+    lists as ``Seq``, objects as ``Map``). Raises :class:`NotebookFileError` for a name that
+    is not an identifier, a value that is not JSON, or another kind."""
+    if kind not in (PYSPARK, SPARK):
+        raise NotebookFileError(f"A {kind_label(kind)} cell cannot take parameters: make the parameters cell "
+                                "PySpark or Scala.")
+    lines = ["// Parameters" if kind == SPARK else "# Parameters"]
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise NotebookFileError(f"{name!r} is not a valid parameter name (letters, digits and _).")
+        lines.append(f"val {name} = {_scala_literal(value)}" if kind == SPARK else f"{name} = {_python_literal(value)}")
+    return "\n".join(lines) + "\n"
