@@ -240,8 +240,13 @@ def save(notebook: Notebook, *, version: int, cells: Sequence[CellInput], title:
                 raise NotebookError(f"Cell {number} is not a cell of this notebook (reload the page).")
             if given.id is not None:
                 seen.add(given.id)
-        notebook.cells.exclude(pk__in=seen).delete()
-        notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+        if len(seen) < len(existing):
+            notebook.cells.exclude(pk__in=seen).delete()
+        wanted = next((c.id if c.id is not None else 0 for c in cells if c.is_parameters), None)
+        if any(c.is_parameters and c.pk != wanted for c in existing.values()):
+            notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+            for c in existing.values():
+                c.is_parameters = False
         changed, added = [], []
         for position, given in enumerate(cells):
             if given.id is None:
@@ -249,10 +254,12 @@ def save(notebook: Notebook, *, version: int, cells: Sequence[CellInput], title:
                                   is_parameters=given.is_parameters))
                 continue
             cell = existing[given.id]
-            cell.position, cell.kind, cell.source, cell.is_parameters = (
-                position, given.kind, given.source, given.is_parameters)
-            changed.append(cell)
-        Cell.objects.bulk_update(changed, ["position", "kind", "source", "is_parameters"])
+            now = (position, given.kind, given.source, given.is_parameters)
+            if (cell.position, cell.kind, cell.source, cell.is_parameters) != now:
+                cell.position, cell.kind, cell.source, cell.is_parameters = now
+                changed.append(cell)  # only what changed is written: an autosave touches one cell
+        if changed:
+            Cell.objects.bulk_update(changed, ["position", "kind", "source", "is_parameters"])
         Cell.objects.bulk_create(added)
         if new_title is not None:
             Notebook.objects.filter(pk=notebook.pk).update(title=new_title)

@@ -286,3 +286,14 @@ def test_parameters_need_a_parameters_cell_and_good_values(cast):
         service.queue_cells(notebook, list(selectors.cells_of(notebook)), cast.owner, livy_client(),
                             parameters={"1x": 1})
     assert not Statement.objects.exists()
+
+
+def test_the_parameters_mark_moves_with_a_save(cast):
+    notebook = mixed_notebook(cast.owner)
+    md, params, code, sql = _inputs(notebook)
+    service.save(notebook, version=1, cells=[md, CellInput(params.id, params.kind, params.source, False),
+                                             CellInput(code.id, code.kind, code.source, True), sql])
+    assert [c.is_parameters for c in selectors.cells_of(notebook)] == [False, False, True, False]
+    service.save(notebook, version=2, cells=[CellInput(None, "pyspark", "p = 1", True)] + _inputs(notebook)[:2]
+                 + [CellInput(code.id, code.kind, code.source, False), sql])
+    assert [c.is_parameters for c in selectors.cells_of(notebook)] == [True, False, False, False, False]
