@@ -43,8 +43,8 @@ livy-status:    ## is the local Apache Livy running?
 livy-logs:      ## last lines of the local Apache Livy's log
 	scripts/livy/livy.sh logs
 
-bench:          ## app cost per request (Livy faked): polls, the notebook page, a Run; Livy calls per request per row
-	scripts/bootstrap.sh --dev && .venv/bin/python benchmarks/bench_poll.py
+bench:          ## app cost per request (Livy faked): polls, the notebook page, a Run; notebook JSON/save/export of 200 cells
+	scripts/bootstrap.sh --dev && .venv/bin/python benchmarks/bench_poll.py && .venv/bin/python benchmarks/bench_notebooks.py
 
 bench-livy:     ## end-to-end figures against the real local Livy (browser, counting proxy, gunicorn load); ARGS="--samples 30"
 	scripts/bootstrap.sh --dev && scripts/livy/livy.sh up && .venv/bin/python benchmarks/bench_livy.py $(ARGS)

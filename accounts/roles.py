@@ -42,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "livy.change_notebook",
         "livy.delete_notebook",
         "livy.view_all_notebooks",
+        "livy.view_cell",  # a notebook's cells, read-only in the Django admin
         "auth.view_user",
         "auth.change_user",
         "auth.view_group",

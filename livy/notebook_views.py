@@ -14,7 +14,8 @@ JSON endpoints, for the notebook page:
   ``version``, new cells with their ids); 409 ``{"error": "conflict", "message", "notebook"}``
   with the current notebook when ``version`` is stale (nothing written); 400 ``{"error":
   "invalid", "message"}`` for a body that cannot be saved; 403 ``{"error": "forbidden", ...}``
-  for a user who may read but not change it.
+  for a user who may read but not change it; 413 ``{"error": "too_large", "message"}`` for a body
+  over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (2.5 MB by default).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import Group
+from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -337,7 +339,12 @@ def notebook_save(request: HttpRequest, pk: int) -> HttpResponse:
     if not selectors.can_edit(request.user, notebook):
         return _forbidden("You may read this notebook but not change it.", as_json=True)
     try:
-        body = json.loads(request.body or b"null")
+        raw = request.body
+    except RequestDataTooBig:
+        return JsonResponse({"error": "too_large", "message": "This notebook is too large to save at once "
+                             "(DATA_UPLOAD_MAX_MEMORY_SIZE)."}, status=413)
+    try:
+        body = json.loads(raw or b"null")
         version, title, inputs = _cell_inputs(body)
         saved = service.save(notebook, version=version, cells=inputs, title=title)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -58,6 +58,7 @@ import copy
 import html
 import json
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -476,37 +477,52 @@ def cell_outputs(run: CellRun | None) -> list[Any]:
         return []
     output = run.output if isinstance(run.output, dict) else None
     if output is not None and output.get("status") == "error":
-        return [v4.new_output("error", ename=str(output.get("ename") or run.error_name or "Error"),
+        return [_output("error", ename=str(output.get("ename") or run.error_name or "Error"),
                               evalue=str(output.get("evalue") or run.error_value or ""),
                               traceback=_traceback_lines(output.get("traceback") or run.traceback))]
     if output is None:
         if run.error_name:
-            return [v4.new_output("error", ename=run.error_name, evalue=run.error_value,
+            return [_output("error", ename=run.error_name, evalue=run.error_value,
                                   traceback=_traceback_lines(run.traceback))]
         return []
     count = _execution_count(run)
     if run.table is not None:
-        return [v4.new_output("execute_result", execution_count=count,
+        return [_output("execute_result", execution_count=count,
                               data={"text/html": _table_html(run.table), "text/plain": _table_plain(run.table)})]
     data = output.get("data")
     if not isinstance(data, dict):
-        return [v4.new_output("stream", name="stdout", text=_text(data))] if data else []
+        return [_output("stream", name="stdout", text=_text(data))] if data else []
     for mime in ("image/png", "image/jpeg", "image/gif"):
         if isinstance(data.get(mime), str):
-            return [v4.new_output("display_data", data={mime: "".join(data[mime].split()), "text/plain": "<image>"})]
+            return [_output("display_data", data={mime: "".join(data[mime].split()), "text/plain": "<image>"})]
     if isinstance(data.get("text/html"), str):
         plain = _text(data.get("text/plain", "")) or "<HTML output>"
-        return [v4.new_output("execute_result", execution_count=count,
+        return [_output("execute_result", execution_count=count,
                               data={"text/html": nh3.clean(data["text/html"]), "text/plain": plain})]
     if "application/json" in data:
         value = data["application/json"]
-        return [v4.new_output("execute_result", execution_count=count,
+        return [_output("execute_result", execution_count=count,
                               data={"application/json": value,
                                     "text/plain": json.dumps(value, indent=2, ensure_ascii=False)})]
     if "text/plain" in data:
         text = _text(data["text/plain"])
-        return [v4.new_output("stream", name="stdout", text=text)] if text else []
+        return [_output("stream", name="stdout", text=text)] if text else []
     return []
+
+
+def _output(output_type: str, **fields: Any) -> Any:
+    """An nbformat output (validated with the whole notebook, once: ``v4.new_output`` would
+    validate each one with the JSON schema, the slowest part of a large export)."""
+    out: dict[str, Any] = {"output_type": output_type, **fields}
+    if output_type in ("display_data", "execute_result"):
+        out.setdefault("metadata", {})
+    return nbformat.from_dict(out)
+
+
+def _new_cell(cell_type: str, source: str, metadata: dict[str, Any], **fields: Any) -> Any:
+    """An nbformat 4.5 cell with a fresh ``id`` (as ``v4.new_*_cell`` make them, unvalidated)."""
+    return nbformat.from_dict({"id": uuid.uuid4().hex[:8], "cell_type": cell_type, "metadata": metadata,
+                               "source": source, **fields})
 
 
 def to_notebook_node(title: str, cells: Sequence[NotebookCell]) -> Any:
@@ -515,12 +531,12 @@ def to_notebook_node(title: str, cells: Sequence[NotebookCell]) -> Any:
     for cell in cells:
         metadata = _cell_metadata(cell)
         if (configure := _unchanged_configure(cell)) is not None:
-            nb_cells.append(v4.new_code_cell(configure, metadata=metadata))
+            nb_cells.append(_new_cell("code", configure, metadata, outputs=[], execution_count=None))
         elif cell.kind == MARKDOWN:
-            nb_cells.append(v4.new_markdown_cell(cell.source, metadata=metadata))
+            nb_cells.append(_new_cell("markdown", cell.source, metadata))
         else:
-            nb_cells.append(v4.new_code_cell(_export_source(cell), metadata=metadata,
-                                             outputs=cell_outputs(cell.run), execution_count=_execution_count(cell.run)))
+            nb_cells.append(_new_cell("code", _export_source(cell), metadata, outputs=cell_outputs(cell.run),
+                                      execution_count=_execution_count(cell.run)))
     nb = v4.new_notebook(cells=nb_cells, metadata={
         "kernelspec": dict(EXPORT_KERNELSPEC),
         "language_info": copy.deepcopy(EXPORT_LANGUAGE_INFO),
@@ -533,7 +549,8 @@ def to_notebook_node(title: str, cells: Sequence[NotebookCell]) -> Any:
 def write_ipynb(title: str, cells: Sequence[NotebookCell]) -> str:
     """The notebook as ``.ipynb`` text (nbformat 4.5, validated with ``nbformat.validate``,
     which raises ``nbformat.ValidationError`` if this code ever wrote an invalid file)."""
-    return str(nbformat.writes(to_notebook_node(title, cells)))
+    # Validated once, in to_notebook_node (nbformat.writes would validate a second time).
+    return str(v4.writes(to_notebook_node(title, cells)))
 
 
 def _comment(lines: Sequence[str]) -> list[str]:
@@ -587,3 +604,49 @@ def write_py(title: str, cells: Sequence[NotebookCell]) -> str:
 def kind_label(kind: str) -> str:
     """The kind as users read it: ``PySpark``, ``Spark SQL``, ``Scala``, ``Markdown``."""
     return _KIND_LABELS.get(kind, kind)
+
+
+# ---------------------------------------------------------------------------- parameters
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _python_literal(value: Any) -> str:
+    if isinstance(value, (dict, list, str, int, float, bool)) or value is None:
+        return repr(value)
+    raise NotebookFileError(f"A parameter value must be JSON (text, number, true/false, null, list or object), "
+                            f"not {type(value).__name__}.")
+
+
+def _scala_literal(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value}L" if not -(2**31) <= value < 2**31 else str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a Scala string literal
+    if isinstance(value, list):
+        return "Seq(" + ", ".join(_scala_literal(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "Map(" + ", ".join(f"{json.dumps(str(k))} -> {_scala_literal(v)}" for k, v in value.items()) + ")"
+    raise NotebookFileError(f"A parameter value must be JSON, not {type(value).__name__}.")
+
+
+def parameters_code(kind: str, parameters: dict[str, Any]) -> str:
+    """The code of the cell papermill injects after the parameters cell (tag
+    ``injected-parameters``): ``# Parameters`` then one assignment per value, in ``kind``
+    (``pyspark``: ``name = <Python literal>``; ``spark``: ``val name = <Scala literal>``,
+    lists as ``Seq``, objects as ``Map``). Raises :class:`NotebookFileError` for a name that
+    is not an identifier, a value that is not JSON, or another kind."""
+    if kind not in (PYSPARK, SPARK):
+        raise NotebookFileError(f"A {kind_label(kind)} cell cannot take parameters: make the parameters cell "
+                                "PySpark or Scala.")
+    lines = ["// Parameters" if kind == SPARK else "# Parameters"]
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not _IDENTIFIER.match(name):
+            raise NotebookFileError(f"{name!r} is not a valid parameter name (letters, digits and _).")
+        lines.append(f"val {name} = {_scala_literal(value)}" if kind == SPARK else f"{name} = {_python_literal(value)}")
+    return "\n".join(lines) + "\n"

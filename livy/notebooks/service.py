@@ -240,8 +240,13 @@ def save(notebook: Notebook, *, version: int, cells: Sequence[CellInput], title:
                 raise NotebookError(f"Cell {number} is not a cell of this notebook (reload the page).")
             if given.id is not None:
                 seen.add(given.id)
-        notebook.cells.exclude(pk__in=seen).delete()
-        notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+        if len(seen) < len(existing):
+            notebook.cells.exclude(pk__in=seen).delete()
+        wanted = next((c.id if c.id is not None else 0 for c in cells if c.is_parameters), None)
+        if any(c.is_parameters and c.pk != wanted for c in existing.values()):
+            notebook.cells.filter(is_parameters=True).update(is_parameters=False)
+            for c in existing.values():
+                c.is_parameters = False
         changed, added = [], []
         for position, given in enumerate(cells):
             if given.id is None:
@@ -249,10 +254,12 @@ def save(notebook: Notebook, *, version: int, cells: Sequence[CellInput], title:
                                   is_parameters=given.is_parameters))
                 continue
             cell = existing[given.id]
-            cell.position, cell.kind, cell.source, cell.is_parameters = (
-                position, given.kind, given.source, given.is_parameters)
-            changed.append(cell)
-        Cell.objects.bulk_update(changed, ["position", "kind", "source", "is_parameters"])
+            now = (position, given.kind, given.source, given.is_parameters)
+            if (cell.position, cell.kind, cell.source, cell.is_parameters) != now:
+                cell.position, cell.kind, cell.source, cell.is_parameters = now
+                changed.append(cell)  # only what changed is written: an autosave touches one cell
+        if changed:
+            Cell.objects.bulk_update(changed, ["position", "kind", "source", "is_parameters"])
         Cell.objects.bulk_create(added)
         if new_title is not None:
             Notebook.objects.filter(pk=notebook.pk).update(title=new_title)
@@ -318,7 +325,7 @@ def set_parameters_cell(notebook: Notebook, cell: Cell | None, *, version: int) 
 
 # ----------------------------------------------------------------------------------- runs
 def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: LivyClient, *,
-                wait: float = 0.0) -> list[Statement]:
+                wait: float = 0.0, parameters: dict[str, Any] | None = None) -> list[Statement]:
     """Run ``cells`` of ``notebook`` as ``user``, in notebook order: each code cell with code
     goes through :func:`livy.lifecycle.submit` (the user's session, started if needed; the
     statements queue while it starts and go out in order), linked to its cell, and becomes the
@@ -328,25 +335,44 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
     Returns the statements in order. Raises :class:`NotebookError` for a cell of another
     notebook. Raises :class:`LivyError` when a submit fails: the cells before it are queued,
     the failing one points at the statement the lifecycle kept for it (``failed``, with the
-    reason) when there is one, and the later ones are not sent."""
+    reason) when there is one, and the later ones are not sent.
+
+    ``parameters`` (a run with parameters, papermill's convention): right after the
+    parameters cell, a statement with the values (:func:`livy.notebooks.ipynb.parameters_code`)
+    is sent; it is linked to the parameters cell (``Statement.cell``) but is not its
+    ``last_statement``, and is in the returned list. Raises :class:`NotebookError` when the
+    notebook has no parameters cell among ``cells``, or for a bad name or value."""
     chosen = sorted(cells, key=lambda c: (c.position, c.pk))
     if any(c.notebook_id != notebook.pk for c in chosen):
         raise NotebookError("That cell is not in this notebook.")
-    runnable = [c for c in chosen if c.is_code and c.source.strip()]
+    runnable = [c for c in chosen if c.is_code and (c.source.strip() or (parameters and c.is_parameters))]
+    injected = ""
+    if parameters:
+        holder = next((c for c in runnable if c.is_parameters), None)
+        if holder is None:
+            raise NotebookError("This run has parameters but no parameters cell: mark one cell as the parameters cell.")
+        try:
+            injected = ipynb.parameters_code(holder.kind, parameters)
+        except ipynb.NotebookFileError as exc:
+            raise NotebookError(str(exc)) from exc
     statements: list[Statement] = []
     floor = Statement.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     for i, cell in enumerate(runnable):
-        last = i == len(runnable) - 1
+        wait_here = wait if i == len(runnable) - 1 else 0.0
         try:
-            stmt = lifecycle.submit(user, cell.source, client=client, kind=cell.kind, wait=wait if last else 0.0,
-                                    cell=cell)
+            if cell.source.strip():
+                stmt = lifecycle.submit(user, cell.source, client=client, kind=cell.kind,
+                                        wait=0.0 if injected and cell.is_parameters else wait_here, cell=cell)
+                _link(cell, stmt)
+                statements.append(stmt)
+            if injected and cell.is_parameters:
+                statements.append(lifecycle.submit(user, injected, client=client, kind=cell.kind, cell=cell,
+                                                   wait=wait_here))
         except LivyError:
             kept = Statement.objects.filter(cell=cell, pk__gt=floor).order_by("-pk").first()
-            if kept is not None:
+            if kept is not None and kept.code == cell.source:
                 _link(cell, kept)
             raise
-        _link(cell, stmt)
-        statements.append(stmt)
     return statements
 
 

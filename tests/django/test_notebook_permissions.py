@@ -109,3 +109,13 @@ def test_admin_and_shared_viewer_read_the_notebook(client, world):
         assert SECRET_SOURCE in client.get(reverse("livy:notebook_detail", args=[notebook.pk])).content.decode()
     client.force_login(users["other"])
     assert SECRET_TITLE not in client.get(reverse("livy:notebook_list")).content.decode()
+
+
+def test_the_django_admin_lists_and_searches_notebooks_with_read_only_cells(client, world):
+    users, notebook = world
+    client.force_login(users["admin"])
+    listing = client.get("/admin/livy/notebook/?q=regions").content.decode()
+    assert SECRET_TITLE in listing
+    change = client.get(f"/admin/livy/notebook/{notebook.pk}/change/").content.decode()
+    assert "regions = 3" in change and 'name="cells-0-source"' not in change  # shown, not editable
+    assert client.get("/admin/livy/notebook/add/").status_code == 403

@@ -262,3 +262,38 @@ def test_export_cells_carry_the_last_runs(cast):
     assert list(selectors.cell_statements_visible_to(cast.viewer)) == []
     service.share(notebook, cast.viewers)
     assert list(selectors.cell_statements_visible_to(cast.viewer)) == [stmt]
+
+
+def test_a_run_with_parameters_injects_them_after_the_parameters_cell(cast, livy_api):
+    session_row(cast.owner)
+    livy_api.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
+    sent = _statement_ids(livy_api)
+    notebook = mixed_notebook(cast.owner)
+    cells = list(selectors.cells_of(notebook))
+    statements = service.queue_cells(notebook, cells, cast.owner, livy_client(), parameters={"regions": 5})
+    assert [code for _, code in sent] == ["regions = 3", "# Parameters\nregions = 5\n",
+                                          "spark.range(10).createOrReplaceTempView('t')", "SELECT count(*) AS n FROM t"]
+    assert statements[1].cell_id == cells[1].pk
+    assert Cell.objects.get(pk=cells[1].pk).last_statement_id == statements[0].pk  # the cell's own run
+
+
+def test_parameters_need_a_parameters_cell_and_good_values(cast):
+    notebook = service.create(cast.owner, cells=[])
+    with pytest.raises(NotebookError, match="no parameters cell"):
+        service.queue_cells(notebook, [], cast.owner, livy_client(), parameters={"a": 1})
+    notebook = mixed_notebook(cast.owner)
+    with pytest.raises(NotebookError, match="not a valid parameter name"):
+        service.queue_cells(notebook, list(selectors.cells_of(notebook)), cast.owner, livy_client(),
+                            parameters={"1x": 1})
+    assert not Statement.objects.exists()
+
+
+def test_the_parameters_mark_moves_with_a_save(cast):
+    notebook = mixed_notebook(cast.owner)
+    md, params, code, sql = _inputs(notebook)
+    service.save(notebook, version=1, cells=[md, CellInput(params.id, params.kind, params.source, False),
+                                             CellInput(code.id, code.kind, code.source, True), sql])
+    assert [c.is_parameters for c in selectors.cells_of(notebook)] == [False, False, True, False]
+    service.save(notebook, version=2, cells=[CellInput(None, "pyspark", "p = 1", True)] + _inputs(notebook)[:2]
+                 + [CellInput(code.id, code.kind, code.source, False), sql])
+    assert [c.is_parameters for c in selectors.cells_of(notebook)] == [True, False, False, False, False]

@@ -278,3 +278,12 @@ def test_the_read_page_renders_markdown_and_outputs(owner_client, cast):
     assert "<h1>Sales</h1>" in body and "<p>Counts per region.</p>" in body
     assert '<pre class="out-text">done</pre>' in body
     assert "AnalysisException" in body and "parameters" in body
+
+
+def test_a_save_over_the_upload_limit_is_413(owner_client, cast, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    notebook = mixed_notebook(cast.owner)
+    response = _save(owner_client, notebook, {"version": 1, "cells": [{"id": None, "kind": "pyspark",
+                                                                       "source": "x" * 2000}]})
+    assert response.status_code == 413 and response.json()["error"] == "too_large"
+    assert notebook.cells.count() == 4

@@ -274,3 +274,29 @@ def test_ipynb_module_imports_without_django():
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+# ---------------------------------------------------------------------------- parameters
+def test_parameters_code_is_papermills_injected_cell():
+    values = {"run_date": "2026-12-01", "limit": 10, "ratio": 0.5, "dry": True, "none": None, "regions": ["EU", "US"],
+              "conf": {"a": 1}}
+    python = ipynb.parameters_code("pyspark", values)
+    assert python == ("# Parameters\nrun_date = '2026-12-01'\nlimit = 10\nratio = 0.5\ndry = True\nnone = None\n"
+                      "regions = ['EU', 'US']\nconf = {'a': 1}\n")
+    namespace: dict = {}
+    exec(python, namespace)  # the generated code, as Livy would run it
+    assert {k: namespace[k] for k in values} == values
+    scala = ipynb.parameters_code("spark", {"run_date": "2026-12-01", "limit": 10, "big": 2**40, "dry": False,
+                                            "regions": ["EU"], "conf": {"a": 1}})
+    assert scala == ('// Parameters\nval run_date = "2026-12-01"\nval limit = 10\nval big = 1099511627776L\n'
+                     'val dry = false\nval regions = Seq("EU")\nval conf = Map("a" -> 1)\n')
+
+
+@pytest.mark.parametrize("kind,values,message", [
+    ("sql", {"a": 1}, "A Spark SQL cell cannot take parameters"),
+    ("pyspark", {"not valid": 1}, "is not a valid parameter name"),
+    ("pyspark", {"x": object()}, "must be JSON"),
+])
+def test_bad_parameters(kind, values, message):
+    with pytest.raises(NotebookFileError, match=message):
+        ipynb.parameters_code(kind, values)
