@@ -423,6 +423,12 @@ class AppConfig(BaseSettings):
     API_TOKEN_MAX_DAYS: int = Field(
         365, ge=1, le=3650, description="Longest life of a personal access token, in days."
     )
+    NOTEBOOK_MAX_IMPORT_BYTES: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Largest .ipynb file (in bytes) the notebook import accepts; a larger one is refused with a "
+        "message and changes nothing.",
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]

@@ -159,6 +159,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = CONFIG.TIME_ZONE
+# Read by livy.notebooks.service.max_import_bytes (tests override it here).
+NOTEBOOK_MAX_IMPORT_BYTES = CONFIG.NOTEBOOK_MAX_IMPORT_BYTES
 USE_I18N = True
 USE_TZ = True
 
