@@ -30,7 +30,7 @@ def test_run_all_on_real_livy_then_export(real_livy, settings):
     session = statements[0].session
     try:
         def finished():
-            lifecycle.refresh(session, client=livy_client(), dispatch=True)
+            lifecycle.dispatch(session, client=livy_client())
             return all(s.is_terminal for s in (Cell.objects.get(pk=c.pk).last_statement for c in cells[1:]))
         try:
             wait_for(finished, timeout=SESSION_START_TIMEOUT, interval=1, what="Run all to finish")
