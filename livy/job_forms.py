@@ -36,7 +36,7 @@ MAX_LIST_CHARS = 20_000
 #: Most conf rows accepted.
 MAX_CONF_ROWS = 100
 #: URI schemes Apache Livy passes on to spark-submit for cluster file systems.
-CLUSTER_SCHEMES = ("hdfs", "viewfs", "s3a", "s3", "abfs", "abfss", "wasb", "wasbs", "gs", "local", "http", "https")
+CLUSTER_SCHEMES = ("hdfs", "viewfs", "s3a", "s3", "abfs", "abfss", "wasb", "wasbs", "gs", "http", "https")
 #: Extensions accepted per input (lower case), None: any.
 EXTENSIONS: dict[str, tuple[str, ...] | None] = {
     "file": (".py", ".jar"),
@@ -96,18 +96,23 @@ def check_path(value: str, backend: str, allowed_dirs: list[str]) -> str:
         if not re.match(r"^[A-Za-z0-9+.-]+:/", value):
             raise ValueError(f"is not a {scheme}:// URI")
         return value
-    if scheme and scheme != "file":
+    if scheme and scheme not in ("file", "local"):
         raise ValueError(f"uses the scheme {scheme}:, which Livy cannot read here (use hdfs://, s3a://, abfss://, "
                          "gs://, local:/ or a local path)")
-    local = value[len("file:"):] if scheme == "file" else value
+    # local: (a file on every node) bypasses Livy's local-dir whitelist, which checks file: only,
+    # so it is held to the same allowed folders; a percent sign could hide a ".." from realpath
+    # that java.net.URI decodes again (Livy's Session.resolveURI), so none is accepted.
+    if "%" in value:
+        raise ValueError("holds a percent sign: give the local path without percent-encoding")
+    local = value[len(scheme) + 1:] if scheme in ("file", "local") else value
     local = "/" + local.lstrip("/") if local.startswith("//") else local
     if not local.startswith("/"):
         raise ValueError("is a relative path: give an absolute path on the Livy server, or a URI")
     real = os.path.realpath(local)
     for folder in allowed_dirs:
         root = os.path.realpath(folder)
-        if real == root or real.startswith(root.rstrip("/") + "/"):
-            return real
+        if real.startswith(root.rstrip("/") + "/"):
+            return ("local:" + real) if scheme == "local" else real
     raise ValueError(f"is outside the folders Livy may read local files from ({', '.join(allowed_dirs)})")
 
 

@@ -347,7 +347,7 @@ def notebook_save(request: HttpRequest, pk: int) -> HttpResponse:
         body = json.loads(raw or b"null")
         version, title, inputs = _cell_inputs(body)
         saved = service.save(notebook, version=version, cells=inputs, title=title)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         message = str(exc) if isinstance(exc, service.NotebookError) else "The body is not valid JSON."
         return JsonResponse({"error": "invalid", "message": message}, status=400)
     except service.Conflict as conflict:

@@ -189,6 +189,8 @@ def read_ipynb(data: bytes | str, *, filename: str = "", max_bytes: int = DEFAUL
         raise NotebookFileError("This file is not a notebook: it is not UTF-8 text.") from exc
     try:
         loaded = json.loads(text)
+    except RecursionError as exc:
+        raise NotebookFileError("This file is not a notebook: its JSON is nested too deeply.") from exc
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise NotebookFileError(f"This file is not a notebook: it is not valid JSON{where}.") from exc

@@ -372,3 +372,17 @@ def test_the_list_shows_the_main_files_name_and_state(erin, livy_api, users, upl
                          label="nightly", state="success", request={"file": f"{upload_dir}/{'a' * 64}/etl_job.py"})
     page = erin.get(reverse("livy:job_list")).content.decode()
     assert ">etl_job.py</td>" in page and 'data-state="success"' in page and 'data-live="false"' in page
+
+
+@pytest.mark.parametrize("path", ["local:/etc/passwd", "local:///root/x.py", "{root}/%2e%2e/%2e%2e/x.py", "{root}"])
+def test_local_paths_that_would_slip_past_livys_whitelist_are_refused(tmp_path, path):
+    """``local:`` is held to the allowed folders (Livy whitelists only ``file:``), percent-encoded
+    ``..`` is refused (java.net.URI decodes it again), and the folder itself is not a file."""
+    from livy.job_forms import check_path
+    root = tmp_path / "allowed"
+    root.mkdir()
+    with pytest.raises(ValueError):
+        check_path(path.format(root=root), "apache", [str(root)])
+    inside = root / "job.py"
+    inside.write_text("print(1)")
+    assert check_path(f"local:{inside}", "apache", [str(root)]) == f"local:{inside}"

@@ -300,3 +300,8 @@ def test_parameters_code_is_papermills_injected_cell():
 def test_bad_parameters(kind, values, message):
     with pytest.raises(NotebookFileError, match=message):
         ipynb.parameters_code(kind, values)
+
+
+def test_a_deeply_nested_file_is_refused_with_a_message():
+    with pytest.raises(ipynb.NotebookFileError, match="nested too deeply"):
+        ipynb.read_ipynb(b"[" * 200_000 + b"]" * 200_000)
