@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -273,26 +274,29 @@ def notebook_share(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # ----------------------------------------------------------------------------- downloads
+def _download(request: HttpRequest, pk: int, write: Callable[[str, Sequence[ipynb.NotebookCell]], str], suffix: str,
+              content_type: str) -> HttpResponse:
+    """The notebook ``pk`` (404 unless visible) written by ``write(title, cells)`` as an
+    attachment named after its title with ``suffix``."""
+    notebook = selectors.get_visible(request.user, pk)
+    text = write(notebook.title, selectors.export_cells(notebook))
+    response = HttpResponse(text.encode("utf-8"), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, suffix)}"'
+    return response
+
+
 @login_required
 @require_GET
 def notebook_ipynb(request: HttpRequest, pk: int) -> HttpResponse:
     """The notebook as ``.ipynb`` (nbformat v4, validated; outputs of each cell's last run)."""
-    notebook = selectors.get_visible(request.user, pk)
-    text = ipynb.write_ipynb(notebook.title, selectors.export_cells(notebook))
-    response = HttpResponse(text.encode("utf-8"), content_type="application/x-ipynb+json")
-    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, "ipynb")}"'
-    return response
+    return _download(request, pk, ipynb.write_ipynb, "ipynb", "application/x-ipynb+json")
 
 
 @login_required
 @require_GET
 def notebook_py(request: HttpRequest, pk: int) -> HttpResponse:
     """The notebook as a ``.py`` file in Jupytext's percent format (``# %%`` cells)."""
-    notebook = selectors.get_visible(request.user, pk)
-    text = ipynb.write_py(notebook.title, selectors.export_cells(notebook))
-    response = HttpResponse(text.encode("utf-8"), content_type="text/x-python; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, "py")}"'
-    return response
+    return _download(request, pk, ipynb.write_py, "py", "text/x-python; charset=utf-8")
 
 
 # ---------------------------------------------------------------------------------- JSON
