@@ -28,7 +28,7 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from livy.batches import JobInputs, UploadRejected, store_upload, upload_root
+from livy.batches import JobInputs, UploadRejected, store_upload, upload_gone, upload_root
 from livy.clients import current_config
 
 #: Longest text of one path list or of the arguments, in characters.
@@ -150,8 +150,10 @@ class JobForm(forms.Form):
 
     KINDS = ("py_files", "files", "archives", "jars")
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, refused: list[tuple[str, str]] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        #: Uploads dropped while the body streamed (:func:`livy.uploads.refusals`): (field, message).
+        self.refused = list(refused or [])
         self.cfg = current_config()
         self.backend = self.cfg.LIVY_BACKEND
         self.uploads_allowed = self.backend != "fabric"
@@ -225,6 +227,10 @@ class JobForm(forms.Form):
             if not _has_extension(path, EXTENSIONS[kind]):
                 self.add_error(field, self._type_message(kind, line.strip()))
                 continue
+            gone = upload_gone(path, self.cfg)
+            if gone:
+                self.add_error(field, gone)
+                continue
             out.append(path)
         return out
 
@@ -256,6 +262,8 @@ class JobForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         inputs: dict[str, Any] = {}
+        for name, message in self.refused:
+            self.add_error(name if name in self.fields else None, message)
         # Main file: an upload or a path.
         main_upload = data.get("file_upload")
         main_path = (data.get("file_path") or "").strip()

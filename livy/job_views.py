@@ -24,7 +24,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from livy import batch_selectors, batches
+from livy import batch_selectors, batches, uploads
 from livy.clients import current_config, livy_client
 from livy.job_forms import JobForm
 from livy.models import Batch
@@ -121,6 +121,7 @@ def _render_form(request: HttpRequest, form: JobForm, notices: list[str], *, sou
     }, status=status)
 
 
+@uploads.upload_limited(uploads.job_limit, back_to="livy:job_submit")
 @login_required
 @permission_required("livy.submit_batch", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -129,14 +130,20 @@ def job_submit(request: HttpRequest) -> HttpResponse:
     """The submit form (GET) and its submission (POST). An invalid form, or a request Livy
     refuses (400 with its message, 429/430 with when to try again), is shown again with every
     field kept (uploads as their stored paths) and nothing submitted; a submitted job opens
-    its page."""
+    its page. Uploads are limited as they arrive (:func:`livy.uploads.job_limit`): a file
+    over the limit is an error on its field, a body stopped at the limit (413) shows the
+    fields received."""
     source = None
     source_pk = request.POST.get("resubmitted_from", "") if request.method == "POST" else ""
     if source_pk.isdigit():
         source = batch_selectors.batches_visible_to(request.user).filter(pk=int(source_pk)).first()
     if request.method == "GET":
         return _render_form(request, JobForm(), [])
-    form = JobForm(request.POST, request.FILES)
+    data, files = request.POST, request.FILES
+    halted = uploads.stopped(request)
+    if halted:
+        return _render_form(request, JobForm(data), [halted], source=source, status=413)
+    form = JobForm(data, files, refused=uploads.refusals(request))
     if not form.is_valid():
         return _render_form(request, form, [], source=source, status=400)
     try:
@@ -155,10 +162,12 @@ def job_submit(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
     """The submit form filled in with a batch's inputs (its uploads as their stored paths), to
-    edit and submit again as a new batch."""
+    edit and submit again as a new batch; uploads deleted since (``manage.py maintenance``,
+    ``LIVY_BATCH_UPLOAD_RETENTION_DAYS``) are named, to be uploaded again."""
     source = _visible(request, pk)
-    form = JobForm(initial=JobForm.initial_from(batches.JobInputs.from_json(source.inputs)))
-    return _render_form(request, form, [], source=source)
+    inputs = batches.JobInputs.from_json(source.inputs)
+    form = JobForm(initial=JobForm.initial_from(inputs))
+    return _render_form(request, form, batches.uploads_gone(inputs), source=source)
 
 
 def _detail_context(request: HttpRequest, row: Batch, notices: list[str]) -> dict[str, Any]:

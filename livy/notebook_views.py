@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from livy import uploads
 from livy.models import Cell, Notebook, Statement
 from livy.notebooks import ipynb, selectors, service
 from livy.notebooks.markdown import render_markdown
@@ -160,15 +161,21 @@ def notebook_new(request: HttpRequest) -> HttpResponse:
     return redirect("livy:notebook_detail", notebook.pk)
 
 
+@uploads.upload_limited(uploads.notebook_import_limit, back_to="livy:notebook_list")
 @login_required
 @require_POST
 @permission_required("livy.add_notebook", raise_exception=True)
 def notebook_import(request: HttpRequest) -> HttpResponse:
     """Import an uploaded ``.ipynb`` (the ``file`` field) as a new notebook and open it; a
-    file that cannot be imported re-renders the list with the reason (400), nothing created."""
+    file that cannot be imported re-renders the list with the reason (400), nothing created.
+    ``NOTEBOOK_MAX_IMPORT_BYTES`` holds while the body arrives (:func:`livy.uploads.notebook_import_limit`):
+    a larger file is dropped unstored, a request declaring more is refused unread."""
     upload = request.FILES.get("file")
     error = ""
-    if upload is None:
+    dropped = uploads.stopped(request) or " ".join(message for _, message in uploads.refusals(request))
+    if dropped:
+        error = dropped
+    elif upload is None:
         error = "Choose an .ipynb file to import."
     elif upload.size is not None and upload.size > service.max_import_bytes():
         error = (f"The file is {upload.size / (1024 * 1024):.1f} MB; notebooks of up to "

@@ -63,9 +63,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "myapp.middleware.RejectUndecodableFormMiddleware",
     "myapp.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Upload limits per URL (livy/uploads.py): an over-limit Content-Length is refused unread, and
+    # the upload handler that stops a body at the limit is installed, before anything reads the
+    # body (the next middleware and the CSRF check read request.POST).
+    "livy.uploads.UploadLimitMiddleware",
+    "myapp.middleware.RejectUndecodableFormMiddleware",
     # An expired sign-in raised by a view (LivySignInRequired) becomes a sign-in round trip.
     "livy.middleware.LivySignInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -161,6 +165,14 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = CONFIG.TIME_ZONE
 # Read by livy.notebooks.service.max_import_bytes (tests override it here).
 NOTEBOOK_MAX_IMPORT_BYTES = CONFIG.NOTEBOOK_MAX_IMPORT_BYTES
+# Every upload is counted as it streams and stopped at the limit (livy/uploads.py): the first
+# handler passes chunks on to Django's own, which keep a file in memory up to
+# FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) and in a temporary file above it.
+FILE_UPLOAD_HANDLERS = [
+    "livy.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 USE_I18N = True
 USE_TZ = True
 

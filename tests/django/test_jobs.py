@@ -168,7 +168,8 @@ def test_oversize_upload_is_refused_and_the_rest_kept(erin, livy_api, upload_dir
         "py_files_upload": [SimpleUploadedFile("big.zip", b"x" * 5000)],
     })
     page = response.content.decode()
-    assert response.status_code == 400 and "big.zip is 4.9 KB: the largest upload accepted is 4 KB." in page
+    assert response.status_code == 400
+    assert "big.zip is larger than 4 KB: job files of up to 4 KB each, at most 10 at once, are accepted." in page
     # The valid upload is kept, listed as a path; the oversize one is not stored.
     assert _stored(upload_dir, JOB, "etl_job.py") in page and "Uploaded files are kept" in page
     assert not any(p.name == "big.zip" for p in upload_dir.rglob("*"))

@@ -1,0 +1,274 @@
+"""Upload limits enforced while a request body arrives, not after Django has stored it.
+
+Django writes a whole ``multipart/form-data`` body (to memory, or to temporary files above
+``FILE_UPLOAD_MAX_MEMORY_SIZE``) the first time ``request.POST`` or ``request.FILES`` is read:
+a size check in the view comes after the bytes are on the server. Following Django's upload
+handler documentation ("Upload Handlers", Django 5.2: ``request.upload_handlers`` may be
+replaced before the body is read; a handler raising ``SkipFile`` drops one file, raising
+``StopUpload(connection_reset=True)`` stops reading the body), each URL that takes files declares
+an :class:`UploadLimit`, and:
+
+1. :func:`limit_upload` refuses a request whose ``Content-Length`` is over
+   :attr:`UploadLimit.body` without reading a byte of it;
+2. otherwise it puts a :class:`LimitedUploadHandler` first among the request's handlers: it
+   counts the bytes of each file as they stream and drops a file at ``per_file`` bytes (the
+   other fields still parsed, so the form is shown again with them), and stops the body at
+   ``max_files`` files or ``per_file * max_files`` bytes in all. A dropped file's temporary
+   file is closed, and so deleted, by Django's parser at once.
+
+:class:`UploadLimitMiddleware` does both for the views marked with :func:`upload_limited`
+(or named in :data:`LIMITS`), before the CSRF check or any other middleware reads the body.
+A URL with no declared limit still gets the handler with :func:`default_limit` (the largest
+upload any page accepts), through ``FILE_UPLOAD_HANDLERS``.
+
+Views read what was refused with :func:`refusals` (``(field name, message)`` pairs, for the
+files dropped) and :func:`stopped` (the message when the body was cut short).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload, load_handler
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve
+
+#: Bytes a form's other fields and the multipart headers may take besides its files.
+FORM_MARGIN = 1024 * 1024
+#: Most files one Jobs page submission may upload.
+MAX_JOB_FILES = 10
+
+
+def human_size(n: int) -> str:
+    """``n`` bytes as ``"12 KB"``, ``"1.5 MB"``..."""
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= factor:
+            return f"{n / factor:.1f} {unit}".replace(".0 ", " ")
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class UploadLimit:
+    """What one request may upload: at most ``max_files`` files of at most ``per_file`` bytes
+    each, plus ``margin`` bytes of other fields. ``rule`` is the sentence telling the user the
+    limit (it ends every refusal message)."""
+
+    per_file: int
+    max_files: int
+    rule: str
+    margin: int = FORM_MARGIN
+
+    @property
+    def files_total(self) -> int:
+        """Most bytes of file content in one request."""
+        return self.per_file * self.max_files
+
+    @property
+    def body(self) -> int:
+        """Largest ``Content-Length`` accepted, in bytes."""
+        return self.files_total + self.margin
+
+
+def job_limit() -> UploadLimit:
+    """The Jobs page's limit: ``LIVY_BATCH_MAX_UPLOAD_BYTES`` a file, :data:`MAX_JOB_FILES` files."""
+    from livy.clients import current_config
+
+    per_file = current_config().LIVY_BATCH_MAX_UPLOAD_BYTES
+    return UploadLimit(per_file, MAX_JOB_FILES,
+                       f"job files of up to {human_size(per_file)} each, at most {MAX_JOB_FILES} at once, are accepted")
+
+
+def notebook_import_limit() -> UploadLimit:
+    """The notebook import's limit: one ``.ipynb`` of ``NOTEBOOK_MAX_IMPORT_BYTES``."""
+    from livy.notebooks import service
+
+    per_file = service.max_import_bytes()
+    return UploadLimit(per_file, 1, f"notebooks of up to {per_file / (1024 * 1024):.1f} MB can be imported",
+                       margin=64 * 1024)
+
+
+def default_limit() -> UploadLimit:
+    """The limit of a URL that declares none: the largest of the declared ones, so no URL
+    takes more than some page accepts."""
+    limits = [job_limit(), notebook_import_limit()]
+    widest = max(limits, key=lambda limit: limit.files_total)
+    return UploadLimit(max(limit.per_file for limit in limits), max(limit.max_files for limit in limits),
+                       widest.rule)
+
+
+# ------------------------------------------------------------------------------ handler
+def refusals(request: HttpRequest) -> list[tuple[str, str]]:
+    """The files dropped from ``request`` as ``(field name, message)`` pairs (read after
+    ``request.FILES``)."""
+    return list(getattr(request, "_upload_refusals", []))
+
+
+def stopped(request: HttpRequest) -> str:
+    """The message when the body of ``request`` was cut short (fields after the cut are
+    missing), else ``""`` (read after ``request.POST``)."""
+    return str(getattr(request, "_upload_stopped", ""))
+
+
+class LimitedUploadHandler(FileUploadHandler):
+    """Counts the bytes of each uploaded file and of all of them as the body streams; must
+    come first in ``request.upload_handlers`` (it passes each chunk on to the next handler,
+    which stores it). Over ``limit.per_file`` a file is dropped (``SkipFile``, recorded for
+    :func:`refusals`); over ``limit.max_files`` files or ``limit.files_total`` bytes the body is
+    not read further (``StopUpload(connection_reset=True)``, recorded for :func:`stopped`).
+    Without a ``limit`` (as listed in ``FILE_UPLOAD_HANDLERS``) it uses :func:`default_limit`."""
+
+    def __init__(self, request: HttpRequest | None = None, limit: UploadLimit | None = None):
+        super().__init__(request)
+        self.limit = limit or default_limit()
+        self.files = 0
+        self.total = 0
+        self.current = 0
+
+    def new_file(self, field_name: str, file_name: str, *args: Any, **kwargs: Any) -> None:
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self.files += 1
+        self.current = 0
+        if self.files > self.limit.max_files:
+            self._stop(f"More than {self.limit.max_files} files were sent: {self.limit.rule}.")
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        self.current += len(raw_data)
+        self.total += len(raw_data)
+        if self.current > self.limit.per_file:
+            self.total -= self.current  # the dropped file's bytes are not kept
+            if self.request is not None:
+                found = getattr(self.request, "_upload_refusals", [])
+                found.append((self.field_name or "", f"{self.file_name or 'The file'} is larger than "
+                                                      f"{human_size(self.limit.per_file)}: {self.limit.rule}."))
+                self.request._upload_refusals = found
+            raise SkipFile()
+        if self.total > self.limit.files_total:
+            self._stop(f"The files sent are larger than {human_size(self.limit.files_total)} in all: "
+                       f"{self.limit.rule}.")
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler makes the file
+
+    def _stop(self, message: str) -> None:
+        if self.request is not None:
+            self.request._upload_stopped = (
+                f"{message} The upload was stopped: nothing was stored, and fields after the files may be missing.")
+        raise StopUpload(connection_reset=True)
+
+
+def content_length(request: HttpRequest) -> int:
+    """The declared ``Content-Length`` of ``request`` (0 when absent or not a number, as
+    Django reads it: the body is then read as empty)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def limit_upload(request: HttpRequest, limit: UploadLimit) -> str | None:
+    """Apply ``limit`` to ``request`` before its body is read (before anything touches
+    ``request.POST``, ``request.FILES`` or ``request.body``).
+
+    Returns the user's message when ``Content-Length`` is over ``limit.body``: nothing was
+    read, and the caller answers (a page with the message, or 413). Otherwise puts a
+    :class:`LimitedUploadHandler` first among ``request.upload_handlers`` and returns None.
+    Raises ``AttributeError`` (Django's) when the body was already read."""
+    declared = content_length(request)
+    if declared > limit.body:
+        return (f"The upload is {human_size(declared)}, more than the {human_size(limit.body)} accepted here: "
+                f"{limit.rule}. Nothing was received or stored.")
+    handlers = [h for h in request.upload_handlers if not isinstance(h, LimitedUploadHandler)]
+    request.upload_handlers = [LimitedUploadHandler(request, limit), *handlers]
+    return None
+
+
+# --------------------------------------------------------------------------- middleware
+@dataclass(frozen=True)
+class Declared:
+    """A URL's limit (a function, read per request: settings may change) and the page
+    (a URL name) a browser is sent back to when its request is refused unread."""
+
+    limit: Callable[[], UploadLimit]
+    back_to: str
+
+
+#: Limits by URL name (``namespace:name``), for views that cannot carry the attribute set by
+#: :func:`upload_limited` (django-ninja operations, say).
+LIMITS: dict[str, Declared] = {}
+
+
+def upload_limited(limit: Callable[[], UploadLimit], back_to: str) -> Callable[[Any], Any]:
+    """Mark a view as taking uploads within ``limit()``; a browser whose request is refused
+    unread is redirected (303) to the URL named ``back_to`` with the message (a JSON caller
+    gets 413). Enforced by :class:`UploadLimitMiddleware`."""
+
+    def mark(view: Any) -> Any:
+        view.upload_limit = Declared(limit, back_to)
+        return view
+
+    return mark
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """A caller that reads JSON (an API path, ``Accept: application/json``, or fetch's
+    ``X-Requested-With``)."""
+    return (request.path.startswith("/api/") or request.headers.get("Accept", "").startswith("application/json")
+            or request.headers.get("X-Requested-With") == "XMLHttpRequest")
+
+
+def refused_response(request: HttpRequest, message: str, back_to: str = "") -> HttpResponse:
+    """The answer to a request refused unread: 413 ``{"detail": message}`` for a JSON caller
+    or without ``back_to``; else a 303 to ``back_to`` with the message shown there.
+    ``Connection: close``: the unread body must not be taken for the next request."""
+    if wants_json(request) or not back_to:
+        response: HttpResponse = JsonResponse({"detail": message}, status=413)
+    else:
+        if hasattr(request, "_messages"):
+            messages.error(request, message)
+        response = redirect(back_to)
+        response.status_code = 303
+    response["Connection"] = "close"
+    return response
+
+
+class UploadLimitMiddleware:
+    """Applies each URL's declared :class:`UploadLimit` (:func:`upload_limited` or
+    :data:`LIMITS`) to POST, PUT and PATCH requests before anything reads their body. Place it
+    after ``MessageMiddleware`` (the refusal is a message) and before every middleware that
+    reads ``request.POST`` (``RejectUndecodableFormMiddleware``, ``CsrfViewMiddleware``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("POST", "PUT", "PATCH"):
+            declared = self._declared(request)
+            if declared is not None:
+                message = limit_upload(request, declared.limit())
+                if message is not None:
+                    return refused_response(request, message, declared.back_to)
+        return self.get_response(request)
+
+    @staticmethod
+    def _declared(request: HttpRequest) -> Declared | None:
+        try:
+            match = resolve(request.path_info, getattr(request, "urlconf", None))
+        except Resolver404:
+            return None
+        found = getattr(match.func, "upload_limit", None)
+        if isinstance(found, Declared):
+            return found
+        return LIMITS.get(match.view_name)
+
+
+def default_handlers(request: HttpRequest | None = None) -> list[FileUploadHandler]:
+    """Django's handlers as ``FILE_UPLOAD_HANDLERS`` lists them (for tests and callers that
+    build a request by hand)."""
+    from django.conf import settings
+
+    return [load_handler(path, request) for path in settings.FILE_UPLOAD_HANDLERS]
