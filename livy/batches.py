@@ -16,7 +16,9 @@ Rules (the same as :mod:`livy.lifecycle` for sessions):
 
 Uploads are stored under ``LIVY_BATCH_UPLOAD_DIR`` by content (``<sha256>/<file name>``: the
 same file uploaded twice is stored once, and keeps its name, which ``--files`` and
-``--py-files`` users rely on), at most ``LIVY_BATCH_MAX_UPLOAD_BYTES`` each.
+``--py-files`` users rely on), at most ``LIVY_BATCH_MAX_UPLOAD_BYTES`` each (held while the
+body arrives, :mod:`livy.uploads`), and deleted by :func:`clean_uploads` (``manage.py
+maintenance``) once no job has needed them for ``LIVY_BATCH_UPLOAD_RETENTION_DAYS`` days.
 
 Errors: functions raise :class:`livy.remote.errors.LivyError` subclasses when Livy cannot
 be used, and :class:`UploadRejected` for an upload that cannot be stored.
@@ -31,11 +33,12 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from livy.clients import current_config
@@ -121,6 +124,7 @@ def store_upload(upload: Any, cfg: AppConfig | None = None) -> str:
         target = folder / name
         if target.exists():
             os.unlink(tmp)
+            os.utime(target)  # uploaded again: kept as long as a new upload (clean_uploads)
         else:
             os.chmod(tmp, 0o644)  # the Livy server may run as another user
             os.replace(tmp, target)
@@ -129,6 +133,103 @@ def store_upload(upload: Any, cfg: AppConfig | None = None) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+#: Shown for a path to an upload that was deleted (``manage.py maintenance``, clean_uploads).
+UPLOAD_GONE = (
+    "{name} was uploaded for an earlier job and has been deleted from the server (uploads are kept "
+    "{days} days after their last job ended, LIVY_BATCH_UPLOAD_RETENTION_DAYS): upload it again."
+)
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _stored_upload(path: str, cfg: AppConfig) -> bool:
+    """True when ``path`` names a stored upload (``<upload root>/<sha256>/<name>``)."""
+    root = str(upload_root(cfg))
+    if not path.startswith(root.rstrip("/") + "/"):
+        return False
+    parts = path[len(root):].strip("/").split("/")
+    return len(parts) == 2 and bool(_DIGEST.match(parts[0]))
+
+
+def upload_gone(path: str, cfg: AppConfig | None = None) -> str:
+    """The user's message when ``path`` is a stored upload that no longer exists (deleted by
+    :func:`clean_uploads`), else ``""``."""
+    cfg = cfg or current_config()
+    if not _stored_upload(path, cfg) or os.path.exists(path):
+        return ""
+    return UPLOAD_GONE.format(name=os.path.basename(path), days=cfg.LIVY_BATCH_UPLOAD_RETENTION_DAYS)
+
+
+def _input_paths(inputs: JobInputs) -> list[str]:
+    return [inputs.file, *inputs.py_files, *inputs.files, *inputs.jars, *inputs.archives]
+
+
+def uploads_gone(inputs: JobInputs, cfg: AppConfig | None = None) -> list[str]:
+    """One message (:func:`upload_gone`) per stored upload of ``inputs`` deleted since."""
+    return [message for message in (upload_gone(path, cfg) for path in _input_paths(inputs)) if message]
+
+
+@dataclass
+class UploadCleanup:
+    """What :func:`clean_uploads` did: the files deleted (absolute paths) and how many stored
+    files were kept."""
+
+    deleted: list[str] = field(default_factory=list)
+    kept: int = 0
+
+
+def clean_uploads(cfg: AppConfig | None = None, *, dry_run: bool = False) -> UploadCleanup:
+    """Delete the stored uploads no job needs any longer: a file under :func:`upload_root`
+    is deleted when no batch that is unfinished, or ended less than
+    ``LIVY_BATCH_UPLOAD_RETENTION_DAYS`` days ago, lists it, and it was stored (or uploaded
+    again) longer ago than that (so an upload kept by a form shown again with its errors
+    stays). Storage is by content, so a file shared by several batches stays while any of
+    them needs it. Leftover temporary files (``.upload-*``) of the same age and emptied
+    folders go too. ``dry_run``: report, delete nothing. A file that cannot be deleted is
+    logged and kept. A Resubmit of a batch whose files are gone says so (:func:`upload_gone`)."""
+    cfg = cfg or current_config()
+    report = UploadCleanup()
+    root = upload_root(cfg)
+    if not root.is_dir():
+        return report
+    cutoff = timezone.now() - timedelta(days=cfg.LIVY_BATCH_UPLOAD_RETENTION_DAYS)
+    needed: set[str] = set()
+    recent = Batch.objects.filter(models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=cutoff))
+    for data in recent.values_list("inputs", flat=True).iterator():
+        if isinstance(data, dict):
+            needed.update(_input_paths(JobInputs.from_json(data)))
+    oldest = cutoff.timestamp()
+    for entry in os.scandir(root):
+        if entry.is_file(follow_symlinks=False) and entry.name.startswith(".upload-"):
+            if entry.stat(follow_symlinks=False).st_mtime < oldest:
+                _delete(entry.path, report, dry_run)
+            continue
+        if not (entry.is_dir(follow_symlinks=False) and _DIGEST.match(entry.name)):
+            continue
+        for item in os.scandir(entry.path):
+            if (item.is_file(follow_symlinks=False) and item.path not in needed
+                    and item.stat(follow_symlinks=False).st_mtime < oldest):
+                _delete(item.path, report, dry_run)
+            else:
+                report.kept += 1
+        if not dry_run:
+            try:
+                os.rmdir(entry.path)  # only when emptied
+            except OSError:
+                pass
+    return report
+
+
+def _delete(path: str, report: UploadCleanup, dry_run: bool) -> None:
+    if not dry_run:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            log.warning("stored upload %s could not be deleted: %s", path, exc)
+            report.kept += 1
+            return
+    report.deleted.append(path)
 
 
 def _size(n: int) -> str:

@@ -388,6 +388,14 @@ class AppConfig(BaseSettings):
         description="Largest file accepted by a Jobs page upload, in bytes.",
         examples=["104857600"],
     )
+    LIVY_BATCH_UPLOAD_RETENTION_DAYS: int = Field(
+        7,
+        ge=1,
+        le=3650,
+        description="Days a job file uploaded on the Jobs page is kept after the last job using it ended; "
+        "manage.py maintenance then deletes it (a Resubmit asks for it again).",
+        examples=["7"],
+    )
     LIVY_BATCH_LOCAL_DIRS: CommaList = Field(
         [],
         description="Apache Livy: comma-separated absolute folders on the Livy server in which users may give local "

@@ -9,6 +9,9 @@ every few minutes. In order:
    Unfinished Spark jobs (Livy batches) not read for ``--stale-minutes`` are refreshed too:
    their state, and their log while Livy still has it.
 3. **Clear expired sign-ins**: Django's ``clearsessions`` (sessions live in the database).
+4. **Delete old job uploads**: files under ``LIVY_BATCH_UPLOAD_DIR`` no unfinished job lists
+   and no job ended in the last ``LIVY_BATCH_UPLOAD_RETENTION_DAYS`` days
+   (:func:`livy.batches.clean_uploads`; ``--dry-run`` lists them and deletes nothing).
 
 It never keeps a session alive: that is the open page's heartbeat (an active user). With
 Fabric and delegated tokens there is no user token outside a request, so steps 1 and 2 do
@@ -37,7 +40,8 @@ from myapp.config import current_config
 
 
 class Command(BaseCommand):
-    help = "Periodic job for cron: stop idle sessions, refresh stale ones read-only, clear expired sign-ins."
+    help = ("Periodic job for cron: stop idle sessions, refresh stale ones read-only, clear expired sign-ins, "
+            "delete old job uploads.")
 
     def add_arguments(self, parser):
         parser.add_argument("--idle-minutes", type=float, default=60.0,
@@ -65,6 +69,7 @@ class Command(BaseCommand):
         if not dry_run:
             call_command("clearsessions")
             self.stdout.write("Expired sign-ins cleared.")
+        self._clean_uploads(cfg, dry_run)
         if problems:
             raise CommandError("maintenance finished with errors (see above)", returncode=1)
 
@@ -105,3 +110,14 @@ class Command(BaseCommand):
                 self.stderr.write(f"could not read job {batch.name}: {exc}")
         self.stdout.write(f"{refreshed} unfinished job(s) refreshed, {failed} failed.")
         return failed
+
+    def _clean_uploads(self, cfg, dry_run: bool) -> None:
+        """Delete (``dry_run``: list) the job uploads no job needs any longer."""
+        from livy import batches
+
+        report = batches.clean_uploads(cfg, dry_run=dry_run)
+        verb = "would be deleted" if dry_run else "deleted"
+        for path in report.deleted:
+            self.stdout.write(f"upload {path} {verb}")
+        self.stdout.write(f"{len(report.deleted)} old job upload(s) {verb}, {report.kept} kept "
+                          f"(LIVY_BATCH_UPLOAD_RETENTION_DAYS={cfg.LIVY_BATCH_UPLOAD_RETENTION_DAYS}).")
