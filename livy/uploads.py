@@ -272,3 +272,44 @@ def default_handlers(request: HttpRequest | None = None) -> list[FileUploadHandl
     from django.conf import settings
 
     return [load_handler(path, request) for path in settings.FILE_UPLOAD_HANDLERS]
+
+
+# --------------------------------------------------------------------------------- ASGI
+def asgi_body_limit(app: Any, max_bytes: Callable[[], int] | None = None) -> Any:
+    """Wrap Django's ASGI ``app`` so that no request body larger than ``max_bytes()`` (by
+    default ``default_limit().body``, the widest limit of any URL) is taken in.
+
+    Under ASGI Django reads the whole body (into a temporary file) before any middleware runs
+    (``django.core.handlers.asgi.ASGIHandler.read_body``), so the per-URL limits come after the
+    bytes are stored. Here a declared ``content-length`` over the limit is answered 413 at once,
+    unread, and a body without one (chunked) is cut when it passes the limit: Django then sees
+    the client disconnect (``http.disconnect``, ASGI HTTP spec) and answers nothing. Under WSGI
+    (gunicorn) this is not needed: Django reads at most ``Content-Length`` bytes."""
+    limit_of = max_bytes or (lambda: default_limit().body)
+
+    async def limited(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> Any:
+        if scope.get("type") != "http":
+            return await app(scope, receive, send)
+        limit = limit_of()
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            message = f"The request is larger than {human_size(limit)}, the most this server accepts.".encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
+                                    (b"content-length", str(len(message)).encode())]})
+            await send({"type": "http.response.body", "body": message})
+            return None
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            event = await receive()
+            if event.get("type") == "http.request":
+                seen += len(event.get("body", b""))
+                if seen > limit:
+                    return {"type": "http.disconnect"}
+            return event
+
+        return await app(scope, counted, send)
+
+    return limited

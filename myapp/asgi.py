@@ -1,8 +1,16 @@
-"""ASGI entry point: ``myapp.asgi:application``."""
+"""ASGI entry point: ``myapp.asgi:application``.
+
+Django reads a whole request body before its middleware runs under ASGI, so the body is held
+to the widest upload limit here (:func:`livy.uploads.asgi_body_limit`); the per-URL limits
+then apply as under WSGI."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "myapp.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from livy.uploads import asgi_body_limit  # noqa: E402 - needs the settings loaded above
+
+application = asgi_body_limit(django_application)

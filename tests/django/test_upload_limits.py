@@ -313,3 +313,53 @@ def test_the_retention_must_be_a_number_of_days(value):
     cfg, problems = load_config({"LIVY_BATCH_UPLOAD_RETENTION_DAYS": value})
     assert [p.variable for p in problems] == ["LIVY_BATCH_UPLOAD_RETENTION_DAYS"]
     assert cfg.LIVY_BATCH_UPLOAD_RETENTION_DAYS == 7
+
+
+# --------------------------------------------------------------------------------- ASGI
+def _asgi(app, headers, chunks):
+    """Run ``app`` for one POST whose body arrives as ``chunks``; returns (events sent,
+    chunks received by the app)."""
+    import asyncio
+
+    sent: list[dict] = []
+    pending = list(chunks)
+    given = []
+
+    async def receive():
+        if not pending:
+            return {"type": "http.disconnect"}
+        chunk = pending.pop(0)
+        given.append(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(event):
+        sent.append(event)
+
+    scope = {"type": "http", "method": "POST", "path": "/jobs/new/", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    return sent, given
+
+
+def test_asgi_refuses_a_declared_over_limit_body_unread():
+    async def app(scope, receive, send):
+        raise AssertionError("the app was called")
+
+    sent, given = _asgi(uploads.asgi_body_limit(app, lambda: 1000), [(b"content-length", b"5000")], [b"x" * 5000])
+    assert sent[0]["status"] == 413 and given == []
+
+
+def test_asgi_cuts_a_chunked_body_at_the_limit():
+    seen = []
+
+    async def app(scope, receive, send):  # reads like Django's ASGIHandler.read_body
+        while True:
+            event = await receive()
+            if event["type"] == "http.disconnect":
+                seen.append("disconnect")
+                return
+            seen.append(len(event["body"]))
+            if not event.get("more_body"):
+                return
+
+    _, given = _asgi(uploads.asgi_body_limit(app, lambda: 1000), [], [b"x" * 400] * 10)
+    assert seen == [400, 400, "disconnect"] and len(given) == 3  # nothing read after the cut
