@@ -223,8 +223,9 @@ def wants_json(request: HttpRequest) -> bool:
 
 def refused_response(request: HttpRequest, message: str, back_to: str = "") -> HttpResponse:
     """The answer to a request refused unread: 413 ``{"detail": message}`` for a JSON caller
-    or without ``back_to``; else a 303 to ``back_to`` with the message shown there.
-    ``Connection: close``: the unread body must not be taken for the next request."""
+    or without ``back_to``; else a 303 to ``back_to`` with the message shown there. (No
+    ``Connection: close``: WSGI forbids hop-by-hop headers from the application; the server
+    discards or cuts the unread body, it never reaches Django.)"""
     if wants_json(request) or not back_to:
         response: HttpResponse = JsonResponse({"detail": message}, status=413)
     else:
@@ -232,7 +233,6 @@ def refused_response(request: HttpRequest, message: str, back_to: str = "") -> H
             messages.error(request, message)
         response = redirect(back_to)
         response.status_code = 303
-    response["Connection"] = "close"
     return response
 
 

@@ -3,7 +3,8 @@
 //    for its state and the log lines after those shown (out/err), appends them, and reloads
 //    the page once the job has ended (so the final facts, Kill and times are shown);
 //  - the list (#job-list[data-live=true]) reloads its table while a job on it has not ended;
-//  - the submit form shows the arguments exactly as they will be passed, and adds conf rows.
+//  - the submit form shows the arguments exactly as they will be passed, adds conf rows, and
+//    checks the upload limits before sending.
 
 const seconds = (el) => Math.max(0.5, parseFloat(el.dataset.pollInterval || "1") || 1) * 1000;
 
@@ -108,8 +109,32 @@ function confRows(form) {
   });
 }
 
+// The server's upload limits (livy/uploads.py), checked before the browser sends the files: a
+// file over data-max-file-bytes, or more than data-max-files files, keeps the form (and what
+// was typed) and says why, instead of sending a body the server refuses unread.
+function uploadProblem(form) {
+  const perFile = parseInt(form.dataset.maxFileBytes || "0", 10);
+  const most = parseInt(form.dataset.maxFiles || "0", 10);
+  if (!perFile || !most) return "";
+  const files = [...form.querySelectorAll("input[type=file]")].flatMap((input) => [...(input.files || [])]);
+  const big = files.find((file) => file.size > perFile);
+  if (big) return `${big.name} is larger than ${form.dataset.maxFileLabel}: ${form.dataset.uploadRule}.`;
+  if (files.length > most) return `${files.length} files chosen: ${form.dataset.uploadRule}.`;
+  return "";
+}
+
 function guardSubmit(form) {
-  form.addEventListener("submit", () => {
+  form.addEventListener("submit", (event) => {
+    const problem = uploadProblem(form);
+    const notice = document.getElementById("upload-check");
+    if (notice) {
+      notice.textContent = problem;
+      notice.hidden = !problem;
+    }
+    if (problem) {
+      event.preventDefault();
+      return;
+    }
     const button = document.getElementById("submit-job");
     // Disabled after the browser has collected the form, so the click still submits it.
     window.setTimeout(() => { button.disabled = true; button.textContent = "Submitting…"; }, 0);
