@@ -308,10 +308,15 @@ def test_resubmit_of_a_cleaned_batch_says_its_upload_is_gone(erin, editor, uploa
 
 
 @pytest.mark.parametrize("value", ["0", "-3", "many"])
-def test_the_retention_must_be_a_number_of_days(value):
-    cfg, problems = load_config({"LIVY_BATCH_UPLOAD_RETENTION_DAYS": value})
-    assert [p.variable for p in problems] == ["LIVY_BATCH_UPLOAD_RETENTION_DAYS"]
-    assert cfg.LIVY_BATCH_UPLOAD_RETENTION_DAYS == 7
+def test_the_retention_must_be_a_number_of_days(settings, value):
+    from livy.checks import configuration_check
+
+    settings.CONFIG, settings.CONFIG_PROBLEMS = load_config({"LIVY_BATCH_UPLOAD_RETENTION_DAYS": value,
+                                                             "DJANGO_SECRET": "s" * 50})
+    found = configuration_check(None)
+    assert [(m.id, m.obj) for m in found] == [("livy.E001", "LIVY_BATCH_UPLOAD_RETENTION_DAYS")]
+    assert settings.CONFIG.LIVY_BATCH_UPLOAD_RETENTION_DAYS == 7
+    assert load_config({"LIVY_BATCH_UPLOAD_RETENTION_DAYS": "30"})[0].LIVY_BATCH_UPLOAD_RETENTION_DAYS == 30
 
 
 # --------------------------------------------------------------------------------- ASGI
