@@ -23,6 +23,12 @@ upload any page accepts), through ``FILE_UPLOAD_HANDLERS``.
 
 Views read what was refused with :func:`refusals` (``(field name, message)`` pairs, for the
 files dropped) and :func:`stopped` (the message when the body was cut short).
+
+An API operation taking files declares its limit by route, e.g.
+``LIMITS["api/v1/batches"] = Declared(job_limit, back_to="")`` (a request refused unread is
+then a 413 problem+json), and in the operation answers :func:`stopped` with 413 and
+:func:`refusals` with 400 before using ``request.FILES``. Code outside the middleware may call
+:func:`limit_upload` itself, before anything reads the body.
 """
 
 from __future__ import annotations
@@ -197,8 +203,10 @@ class Declared:
     back_to: str
 
 
-#: Limits by URL name (``namespace:name``), for views that cannot carry the attribute set by
-#: :func:`upload_limited` (django-ninja operations, say).
+#: Limits by URL name (``namespace:name``) or by route (``"api/v1/batches"``, as
+#: ``ResolverMatch.route`` gives it), for views that cannot carry the attribute set by
+#: :func:`upload_limited`: django-ninja operations, whose operations on one path share one
+#: view (resolve() names the first), so key them by route.
 LIMITS: dict[str, Declared] = {}
 
 
@@ -222,12 +230,16 @@ def wants_json(request: HttpRequest) -> bool:
 
 
 def refused_response(request: HttpRequest, message: str, back_to: str = "") -> HttpResponse:
-    """The answer to a request refused unread: 413 ``{"detail": message}`` for a JSON caller
-    or without ``back_to``; else a 303 to ``back_to`` with the message shown there. (No
+    """The answer to a request refused unread: 413 ``application/problem+json`` (RFC 9457:
+    ``type``, ``title``, ``status``, ``detail`` = ``message``, ``instance``) for a JSON caller or
+    without ``back_to``; else a 303 to ``back_to`` with the message shown there. (No
     ``Connection: close``: WSGI forbids hop-by-hop headers from the application; the server
     discards or cuts the unread body, it never reaches Django.)"""
     if wants_json(request) or not back_to:
-        response: HttpResponse = JsonResponse({"detail": message}, status=413)
+        # An RFC 9457 problem, as the API answers its errors (api/problems.py).
+        response: HttpResponse = JsonResponse(
+            {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": message,
+             "instance": request.path}, status=413, content_type="application/problem+json")
     else:
         if hasattr(request, "_messages"):
             messages.error(request, message)
@@ -263,7 +275,7 @@ class UploadLimitMiddleware:
         found = getattr(match.func, "upload_limit", None)
         if isinstance(found, Declared):
             return found
-        return LIMITS.get(match.view_name)
+        return LIMITS.get(match.view_name) or LIMITS.get(match.route)
 
 
 def default_handlers(request: HttpRequest | None = None) -> list[FileUploadHandler]:

@@ -133,8 +133,19 @@ def test_an_over_limit_content_length_is_refused_unread_with_the_pages_message(e
 
 def test_a_json_caller_gets_413_unread(erin, upload_dir):
     response = _post_raw(erin, reverse("livy:job_submit"), Exploding(), 10 ** 12, HTTP_ACCEPT="application/json")
-    assert response.status_code == 413
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
     assert "Nothing was received or stored." in response.json()["detail"]
+
+
+def test_an_api_path_with_a_registered_limit_gets_a_problem_unread(erin, monkeypatch):
+    """How the API declares a limit (by URL name); its 413 stays a problem with the message."""
+    from django.urls import resolve
+
+    route = resolve("/api/v1/sessions").route
+    monkeypatch.setitem(uploads.LIMITS, route, uploads.Declared(uploads.job_limit, back_to=""))
+    response = _post_raw(erin, "/api/v1/sessions", Exploding(), 10 ** 12)
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["detail"].endswith("Nothing was received or stored.")
 
 
 def test_an_over_limit_notebook_import_is_refused_unread(erin, settings):
