@@ -165,6 +165,17 @@ def _input_paths(inputs: JobInputs) -> list[str]:
     return [inputs.file, *inputs.py_files, *inputs.files, *inputs.jars, *inputs.archives]
 
 
+def _paths_in(data: Any) -> list[str]:
+    """The file paths of a ``Batch.inputs`` value, whatever it holds (an old or empty row)."""
+    if not isinstance(data, dict):
+        return []
+    found = [data.get("file")]
+    for kind in ("py_files", "files", "jars", "archives"):
+        value = data.get(kind)
+        found += value if isinstance(value, list) else []
+    return [path for path in found if isinstance(path, str) and path]
+
+
 def uploads_gone(inputs: JobInputs, cfg: AppConfig | None = None) -> list[str]:
     """One message (:func:`upload_gone`) per stored upload of ``inputs`` deleted since."""
     return [message for message in (upload_gone(path, cfg) for path in _input_paths(inputs)) if message]
@@ -197,8 +208,7 @@ def clean_uploads(cfg: AppConfig | None = None, *, dry_run: bool = False) -> Upl
     needed: set[str] = set()
     recent = Batch.objects.filter(models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=cutoff))
     for data in recent.values_list("inputs", flat=True).iterator():
-        if isinstance(data, dict):
-            needed.update(_input_paths(JobInputs.from_json(data)))
+        needed.update(_paths_in(data))
     oldest = cutoff.timestamp()
     for entry in os.scandir(root):
         if entry.is_file(follow_symlinks=False) and entry.name.startswith(".upload-"):

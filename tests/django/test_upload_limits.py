@@ -268,6 +268,7 @@ def test_cleanup_deletes_old_uploads_and_keeps_the_needed_ones(editor, upload_di
     _batch(editor, "pytest-job-1", file=old_only, files=[shared], ended_days=20)
     _batch(editor, "pytest-job-2", file="hdfs:///x.py", files=[shared])  # unfinished: needs shared.json
     _batch(editor, "pytest-job-3", file=recent, ended_days=2)  # ended within the 7 days
+    Batch.objects.create(owner=editor, backend="apache", endpoint=LIVY, name="pytest-job-empty", inputs={})
     report = batches.clean_uploads()
     assert sorted(report.deleted) == sorted([old_only, orphan_old, str(leftover)])
     assert report.kept == 3
