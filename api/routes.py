@@ -9,6 +9,7 @@ Views are thin: the caller (:mod:`api.auth`) is checked, what they may see comes
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
@@ -222,7 +223,9 @@ def _no_credentials(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 @api.exception_handler(AuthServiceUnavailable)
 def _auth_unavailable(request: HttpRequest, exc: AuthServiceUnavailable) -> HttpResponse:
-    return problem(503, f"{exc} Try again in a moment.", request=request, headers={"Retry-After": "5"})
+    retry = max(1, math.ceil(exc.retry_after)) if exc.retry_after else 5
+    return problem(503, f"{exc} Try again in {retry} s.", slug="auth-unavailable", request=request,
+                   headers={"Retry-After": str(retry)})
 
 
 @api.exception_handler(ValidationError)
