@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Annotated, Any
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,13 +18,12 @@ from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
-from pydantic import Field
 
-from api import services
-from api.auth import AuthServiceUnavailable, BearerAuth, Principal, TokenRateThrottle, Unauthenticated
+from api import batch_routes, services
+from api.auth import AuthServiceUnavailable, BearerAuth, TokenRateThrottle, Unauthenticated
+from api.common import COMMON, Cursor, Limit, Wait, caller, capped_wait, cursor_page, require
 from api.problems import bearer_challenge, problem
 from api.schemas import (
-    Problem,
     SessionOut,
     SessionPage,
     StatementIn,
@@ -46,9 +45,6 @@ from livy.remote.errors import (
 
 log = logging.getLogger(__name__)
 
-#: Most items one page of a list holds.
-MAX_LIMIT = 100
-
 api = NinjaAPI(
     title="Livy web API",
     version="1",
@@ -64,30 +60,9 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
 )
 
-#: Answers every operation may give besides its own.
-COMMON = {401: Problem, 403: Problem, 404: Problem, 429: Problem, 502: Problem, 503: Problem}
-
-
-def _user(request: HttpRequest) -> Any:
-    principal = getattr(request, "auth", None)
-    assert isinstance(principal, Principal)
-    return principal.user
-
-
-def _require(user: Any, perm: str, what: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(f"Your role may not {what}.")
-
-
-def _wait(value: float | None) -> float:
-    """A ``wait`` parameter capped by ``API_WAIT_MAX``."""
-    return min(max(0.0, value or 0.0), current_config().API_WAIT_MAX)
-
-
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Items per page (1 to {MAX_LIMIT}).")]
-Cursor = Annotated[int | None, Field(ge=1, description="next_cursor of the previous page.")]
-Wait = Annotated[float | None, Field(ge=0, description=(
-    "Seconds to hold the answer until the statement is finished (capped by API_WAIT_MAX)."))]
+_user = caller
+_require = require
+_wait = capped_wait
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -99,15 +74,10 @@ def list_sessions(request: HttpRequest, limit: Limit = 20, cursor: Cursor = None
     """The sessions the caller may see: their own, or everyone's with the permission to see all
     (``mine=true``: only their own)."""
     user = _user(request)
-    qs = selectors.sessions_visible_to(user).order_by("-pk")
+    qs = selectors.sessions_visible_to(user)
     if mine:
         qs = qs.filter(owner=user)
-    if cursor is not None:
-        qs = qs.filter(pk__lt=cursor)
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [session_out(s) for s in rows], "next_cursor": rows[-1].pk if more else None}
+    return cursor_page(qs, limit, cursor, session_out)
 
 
 @sessions.post("", response={200: SessionOut, 201: SessionOut, **COMMON}, summary="Start (or reuse) my session")
@@ -155,15 +125,10 @@ def list_statements(request: HttpRequest, limit: Limit = 20, cursor: Cursor = No
     """The statements the caller may see (their sessions', or everyone's with the permission),
     optionally of one session."""
     user = _user(request)
-    qs = selectors.statements_visible_to(user).order_by("-pk")
+    qs = selectors.statements_visible_to(user)
     if session_id is not None:
         qs = qs.filter(session_id=session_id)
-    if cursor is not None:
-        qs = qs.filter(pk__lt=cursor)
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [statement_out(s) for s in rows], "next_cursor": rows[-1].pk if more else None}
+    return cursor_page(qs, limit, cursor, statement_out)
 
 
 @statements.post("", response={202: StatementOut, 422: ValidationProblem, **COMMON},
@@ -206,6 +171,7 @@ def cancel_statement(request: HttpRequest, statement_id: int) -> Any:
 
 api.add_router("/sessions", sessions)
 api.add_router("/statements", statements)
+api.add_router("/batches", batch_routes.router)
 
 
 # ------------------------------------------------------------------------------- errors
@@ -232,8 +198,8 @@ def _auth_unavailable(request: HttpRequest, exc: AuthServiceUnavailable) -> Http
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
               for e in exc.errors]
-    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
-    return problem(422, f"The request has invalid fields: {fields}.", slug="validation-failed",
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+    return problem(422, f"The request has invalid fields: {fields}", slug="validation-failed",
                    request=request, errors=errors)
 
 

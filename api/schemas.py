@@ -4,14 +4,14 @@ OpenAPI description is generated. Request bodies refuse unknown fields (422)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from livy import output
 from livy.forms import MAX_CODE_LENGTH
-from livy.models import SparkSession, Statement
+from livy.models import Batch, SparkSession, Statement
 
 #: Statement kinds (Livy's ``kind``): PySpark, Spark SQL, Scala, SparkR.
 Kind = Literal["pyspark", "sql", "spark", "sparkr"]
@@ -167,4 +167,94 @@ def session_out(session: SparkSession) -> SessionOut:
         kind=session.kind, state=session.state, active=session.active, livy_id=session.livy_id,
         app_id=session.app_id, spark_ui_url=session.spark_ui_url, error_message=session.error_message,
         created_at=session.created_at, ready_at=session.ready_at, ended_at=session.ended_at,
+    )
+
+
+# ---------------------------------------------------------------------------------- batches
+#: A path or URI as the Jobs page takes it (one per item: no line breaks).
+JobPath = Annotated[str, Field(min_length=1, max_length=2000, pattern=r"^[^\r\n]*$")]
+
+
+class BatchIn(Schema):
+    """A Spark job (Livy batch) given as paths the cluster can read, named as Livy's
+    ``POST /batches`` fields. Checked by the Jobs page's rules (:class:`livy.job_forms.JobForm`):
+    a ``.py`` (or a ``.jar`` with ``className``) main file; ``pyFiles`` ``.py/.zip/.egg/.whl``;
+    ``jars`` ``.jar``; ``archives`` ``.zip/.tar/.tar.gz/.tgz/.jar``; Apache Livy: URIs of a
+    cluster file system or local paths inside the allowed folders; Fabric: ``abfss://`` paths.
+    To upload the files instead, send the same fields as ``multipart/form-data``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: JobPath = Field(description="The main file (.py, or .jar with className).",
+                          examples=["hdfs:///jobs/etl_job.py"])
+    pyFiles: list[JobPath] = Field(default_factory=list, max_length=100)
+    files: list[JobPath] = Field(default_factory=list, max_length=100)
+    jars: list[JobPath] = Field(default_factory=list, max_length=100)
+    archives: list[JobPath] = Field(default_factory=list, max_length=100)
+    args: list[Annotated[str, Field(max_length=20_000, pattern=r"^[^\r\n]*$")]] | str = Field(
+        default_factory=list, description="The arguments: a list, or one per line in one string.")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="Spark configuration (keys like spark.executor.memory).")
+    name: str = Field("", max_length=120, description="Your name for the job (Livy's name gets a unique suffix).")
+    className: str = Field("", max_length=300, description="The main class of a .jar main file.")
+    driverMemory: str = Field("", max_length=20, examples=["1g"])
+    driverCores: int | None = Field(None, ge=1, le=256)
+    executorMemory: str = Field("", max_length=20, examples=["2g"])
+    executorCores: int | None = Field(None, ge=1, le=256)
+    numExecutors: int | None = Field(None, ge=1, le=10_000)
+
+
+class BatchOut(Schema):
+    """A Spark job (Livy batch) submitted through this app. ``state`` is Livy's (not_started,
+    starting, running, success, dead, killed, ...) or ``not_submitted``; ``terminal`` is true
+    once it will not change again; it succeeded when ``state`` is ``success``."""
+
+    id: int
+    name: str = Field(description="The name the submitter gave it.")
+    livy_name: str = Field(description="The unique name sent to Livy.")
+    owner: str
+    backend: str
+    state: str
+    terminal: bool
+    livy_id: str = Field(description="Livy's id of the batch (empty until Livy accepted it).")
+    app_id: str
+    spark_ui_url: str
+    driver_log_url: str
+    error_message: str
+    request: dict[str, Any] = Field(description="The exact body sent as POST /batches.")
+    created_at: datetime
+    submitted_at: datetime | None
+    running_at: datetime | None
+    ended_at: datetime | None
+
+
+class BatchPage(Schema):
+    items: list[BatchOut]
+    next_cursor: int | None = Field(description="Pass as cursor for the next (older) page; null on the last.")
+
+
+class BatchLogOut(Schema):
+    """A window of the batch's log as Apache Livy's ``GET /batches/{id}/log`` answers it:
+    ``log`` is ``["stdout: ", *stdout lines, "\\nstderr: ", *stderr lines]`` from line
+    ``from`` (every line read from Livy while the job ran, kept after Livy forgot it)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    from_: int = Field(alias="from")
+    size: int
+    total: int
+    log: list[str]
+    state: str
+    terminal: bool
+
+
+def batch_out(row: Batch) -> BatchOut:
+    """The API's view of ``row`` (its ``owner`` loaded or loadable)."""
+    return BatchOut(
+        id=row.pk, name=row.label, livy_name=row.name, owner=row.owner.get_username(), backend=row.backend,
+        state=row.state, terminal=row.is_terminal, livy_id=row.livy_id, app_id=row.app_id,
+        spark_ui_url=row.spark_ui_url, driver_log_url=row.driver_log_url, error_message=row.error_message,
+        request=row.request if isinstance(row.request, dict) else {}, created_at=row.created_at,
+        submitted_at=row.submitted_at, running_at=row.running_at, ended_at=row.ended_at,
     )
