@@ -19,7 +19,7 @@ from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
 
-from api import batch_routes, services
+from api import batch_routes, notebook_routes, services
 from api.auth import AuthServiceUnavailable, BearerAuth, TokenRateThrottle, Unauthenticated
 from api.common import COMMON, Cursor, Limit, Wait, caller, capped_wait, cursor_page, require
 from api.problems import bearer_challenge, problem
@@ -172,6 +172,7 @@ def cancel_statement(request: HttpRequest, statement_id: int) -> Any:
 api.add_router("/sessions", sessions)
 api.add_router("/statements", statements)
 api.add_router("/batches", batch_routes.router)
+api.add_router("/notebooks", notebook_routes.router)
 
 
 # ------------------------------------------------------------------------------- errors

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 
 from livy import output
 from livy.forms import MAX_CODE_LENGTH
-from livy.models import Batch, SparkSession, Statement
+from livy.models import Batch, Cell, Notebook, SparkSession, Statement
 
 #: Statement kinds (Livy's ``kind``): PySpark, Spark SQL, Scala, SparkR.
 Kind = Literal["pyspark", "sql", "spark", "sparkr"]
@@ -258,3 +258,109 @@ def batch_out(row: Batch) -> BatchOut:
         request=row.request if isinstance(row.request, dict) else {}, created_at=row.created_at,
         submitted_at=row.submitted_at, running_at=row.running_at, ended_at=row.ended_at,
     )
+
+
+# -------------------------------------------------------------------------------- notebooks
+#: Cell kinds (Livy's kind for code cells, and markdown).
+CellKind = Literal["pyspark", "sql", "spark", "markdown"]
+
+
+class CellRunOut(Schema):
+    """The statement that last ran a cell: its state and output as JSON (as a statement's)."""
+
+    statement_id: int
+    state: str
+    terminal: bool
+    started_at: datetime | None
+    completed_at: datetime | None
+    output: OutputOut | None
+    error: ErrorOut | None
+
+
+class CellOut(Schema):
+    id: int
+    position: int
+    kind: str
+    source: str
+    is_parameters: bool
+    last_run: CellRunOut | None
+
+
+class NotebookOut(Schema):
+    """A notebook: its cells in order, each with its last run. ``version`` goes up by one with
+    every save of the cells; send it back with PUT."""
+
+    id: int
+    title: str
+    version: int
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    can_edit: bool = Field(description="The caller may change, share and delete it (its owner, with the role).")
+    can_run: bool
+    shared_with: list[str] = Field(description="Groups it is shared with, read-only.")
+    cells: list[CellOut]
+    notices: list[str] = Field(default_factory=list, description="What an import changed or left out.")
+
+
+class NotebookSummary(Schema):
+    id: int
+    title: str
+    version: int
+    owner: str
+    cell_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotebookPage(Schema):
+    items: list[NotebookSummary]
+    next_offset: int | None = Field(description="Pass as offset for the next page; null on the last.")
+
+
+class CellIn(Schema):
+    """One cell of a save: ``id`` of an existing cell of the notebook (null: a new cell)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int | None = None
+    kind: CellKind = "pyspark"
+    source: str = Field("", max_length=MAX_CODE_LENGTH)
+    is_parameters: bool = False
+
+
+class NotebookSave(Schema):
+    """A versioned save (PUT): the whole cell list in order (``cells``), or a whole notebook in
+    nbformat (``ipynb``: its cells replace all the cells), against ``version``, the version
+    last read. A stale version is a 409 with the current version and notebook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    title: str | None = Field(None, max_length=200)
+    cells: list[CellIn] | None = None
+    ipynb: dict[str, Any] | None = Field(None, description="An nbformat v4 (or v3) notebook.")
+
+
+def _run_out(stmt: Statement | None) -> CellRunOut | None:
+    if stmt is None:
+        return None
+    error = None
+    if stmt.is_error:
+        error = ErrorOut(ename=stmt.error_name or stmt.state, evalue=stmt.error_value,
+                         traceback=stmt.traceback.splitlines())
+    return CellRunOut(statement_id=stmt.pk, state=stmt.state, terminal=stmt.is_terminal, started_at=stmt.started_at,
+                      completed_at=stmt.completed_at, output=_output(stmt), error=error)
+
+
+def cell_out(cell: Cell) -> CellOut:
+    """The API's view of ``cell`` (its ``last_statement`` loaded or loadable)."""
+    return CellOut(id=cell.pk, position=cell.position, kind=cell.kind, source=cell.source,
+                   is_parameters=cell.is_parameters, last_run=_run_out(cell.last_statement))
+
+
+def notebook_summary(notebook: Notebook) -> NotebookSummary:
+    """A row of the list (``cell_count`` annotated by :func:`livy.notebooks.selectors.notebook_list`)."""
+    return NotebookSummary(id=notebook.pk, title=notebook.title, version=notebook.version,
+                           owner=notebook.owner.get_username(), cell_count=getattr(notebook, "cell_count", 0),
+                           created_at=notebook.created_at, updated_at=notebook.updated_at)

@@ -8,6 +8,8 @@ import pytest
 
 from api.routes import api
 from livy.models import Batch, SparkSession, Statement
+from livy.notebooks import service as notebooks
+from livy.notebooks.ipynb import NotebookCell
 from tests.support.entra_jwt import FakeTenant
 from tests.support.fakes_entra import configure_entra
 from tests.support.livy_json import LIVY, batch_json, batch_log_json, session_json, statement_json
@@ -34,11 +36,23 @@ MATRIX = {
     ("get", "/api/v1/batches/{batch_id}"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
     ("delete", "/api/v1/batches/{batch_id}"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
     ("get", "/api/v1/batches/{batch_id}/log"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
+    # Notebooks: the pages' rules (only the owner changes; admins read; not shared: 404).
+    ("get", "/api/v1/notebooks"): dict(anonymous=401, viewer=200, editor=200, other=200, admin=200),
+    ("post", "/api/v1/notebooks"): dict(anonymous=401, viewer=403, editor=201, other=201, admin=201),
+    ("get", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=200),
+    ("put", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=403),
+    ("delete", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=204, other=404, admin=403),
+    ("get", "/api/v1/notebooks/{notebook_id}.ipynb"): dict(anonymous=401, viewer=404, editor=200, other=404,
+                                                           admin=200),
 }
-#: The JSON body each POST sends.
+#: The JSON body each POST or PUT sends.
 BODIES = {
     "/api/v1/statements": {"code": "print(1)"},
     "/api/v1/batches": {"file": "hdfs:///jobs/etl.py"},
+    "/api/v1/notebooks": {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                          "cells": [{"cell_type": "code", "id": "c1", "source": "1", "metadata": {}, "outputs": [],
+                                     "execution_count": None}]},
+    "/api/v1/notebooks/{notebook_id}": {"version": 1, "cells": [{"source": "changed()"}]},
 }
 # Public: the description and its docs page.
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
@@ -63,7 +77,8 @@ def world(people, livy_api):
     livy_api.get(f"{LIVY}/batches/5/log", json=batch_log_json(5, [SECRET_CODE], []))
     livy_api.delete(f"{LIVY}/batches/5", json={"msg": "deleted"})
     livy_api.post(f"{LIVY}/batches", status=201, json=batch_json(6, "starting", name="x"))
-    return {"session_id": session.pk, "statement_id": stmt.pk, "batch_id": batch.pk}
+    notebook = notebooks.create(erin, title="erins-notebook", cells=[NotebookCell("pyspark", SECRET_CODE)])
+    return {"session_id": session.pk, "statement_id": stmt.pk, "batch_id": batch.pk, "notebook_id": notebook.pk}
 
 
 def test_matrix_covers_every_operation():
@@ -99,8 +114,8 @@ def test_api_matrix(bearer, credential, world, role, operation):
     method, template = operation
     url = template.format(**world)
     client = bearer(None if role == "anonymous" else credential(role))
-    if method == "post":
-        response = client.post(url, BODIES.get(template))
+    if method in ("post", "put"):
+        response = getattr(client, method)(url, BODIES.get(template))
     else:
         response = getattr(client, method)(url)
     want = MATRIX[operation][role]
@@ -110,6 +125,7 @@ def test_api_matrix(bearer, credential, world, role, operation):
     if role in ("viewer", "other"):
         body = response.content.decode()
         assert SECRET_CODE not in body and "erins-session" not in body and "erins-job" not in body
+        assert "erins-notebook" not in body
 
 
 @pytest.mark.parametrize("role", ROLES)
