@@ -99,6 +99,18 @@ def cell_statements_visible_to(user: Any) -> QuerySet[Statement]:
     )
 
 
+def downloadable_statements(user: Any) -> QuerySet[Statement]:
+    """Statements whose whole output (CSV, full text) ``user`` may download: those of their
+    own sessions (or every one, with ``livy.view_all_sessions``: :func:`livy.selectors.statements_visible_to`)
+    and those that ran a cell of a notebook they may read (:func:`cell_statements_visible_to`),
+    so a Viewer a notebook is shared with gets its cells' downloads; anyone else gets 404."""
+    from livy.selectors import statements_visible_to
+
+    own = statements_visible_to(user).values("pk")
+    shared = cell_statements_visible_to(user).values("pk")
+    return Statement.objects.select_related("session", "author").filter(Q(pk__in=own) | Q(pk__in=shared))
+
+
 def cell_run(stmt: Statement | None) -> ipynb.CellRun | None:
     """A cell's last statement as the export needs it (its table through
     :func:`livy.output.result_table`), or None."""
