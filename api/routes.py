@@ -19,7 +19,7 @@ from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
 
-from api import batch_routes, notebook_routes, services
+from api import batch_routes, notebook_routes, run_routes, services
 from api.auth import AuthServiceUnavailable, BearerAuth, TokenRateThrottle, Unauthenticated
 from api.common import COMMON, Cursor, Limit, Wait, caller, capped_wait, cursor_page, require
 from api.problems import bearer_challenge, problem
@@ -173,6 +173,8 @@ api.add_router("/sessions", sessions)
 api.add_router("/statements", statements)
 api.add_router("/batches", batch_routes.router)
 api.add_router("/notebooks", notebook_routes.router)
+api.add_router("/notebooks", run_routes.notebook_runs)
+api.add_router("/runs", run_routes.runs)
 
 
 # ------------------------------------------------------------------------------- errors

@@ -364,3 +364,76 @@ def notebook_summary(notebook: Notebook) -> NotebookSummary:
     return NotebookSummary(id=notebook.pk, title=notebook.title, version=notebook.version,
                            owner=notebook.owner.get_username(), cell_count=getattr(notebook, "cell_count", 0),
                            created_at=notebook.created_at, updated_at=notebook.updated_at)
+
+
+# ------------------------------------------------------------------------------------- runs
+class RunIn(Schema):
+    """Run all the notebook's code cells in the caller's session, in order, one at a time; the
+    first that fails stops the run. ``parameters`` (papermill's convention) are injected as a
+    statement right after the parameters cell."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parameters: dict[str, Any] | None = Field(None, description="Names to values (strings, numbers, booleans, "
+                                                                "null, lists), e.g. {\"day\": \"2026-12-01\"}.",
+                                              examples=[{"day": "2026-12-01", "limit": 10}])
+
+
+class FailedCell(Schema):
+    id: int
+    position: int
+    number: int = Field(description="1-based, as the page numbers cells.")
+
+
+class RunCellOut(Schema):
+    """One statement of the run, in order: a cell's code, or (``injected``) the parameters."""
+
+    cell_id: int | None = Field(description="null once the cell was deleted.")
+    position: int | None
+    kind: str
+    injected: bool
+    statement_id: int
+    state: str = Field(description="The statement's state (queued, running, available, error, cancelled, ...).")
+    terminal: bool
+    output: OutputOut | None
+    error: ErrorOut | None
+
+
+class RunOut(Schema):
+    """A notebook run. ``state``: running, succeeded, failed (``failed_cell`` says which) or
+    cancelled; ``terminal`` once it will not change."""
+
+    id: int
+    notebook_id: int | None
+    mode: str
+    state: str
+    terminal: bool
+    parameters: dict[str, Any] | None
+    created_at: datetime
+    finished_at: datetime | None
+    failed_cell: FailedCell | None
+    message: str
+    cells: list[RunCellOut]
+
+
+def run_out(summary: dict[str, Any], statements: dict[int, Statement]) -> RunOut:
+    """The API's view of a run from :func:`livy.notebooks.service.run_summary` and its
+    statements by id (for their outputs)."""
+    cells = []
+    for entry in summary["cells"]:
+        stmt = statements[entry["statement_id"]]
+        error = None
+        if stmt.is_error:
+            error = ErrorOut(ename=stmt.error_name or stmt.state, evalue=stmt.error_value,
+                             traceback=stmt.traceback.splitlines())
+        cells.append(RunCellOut(cell_id=entry["cell_id"], position=entry["position"], kind=entry["kind"],
+                                injected=entry["injected"], statement_id=stmt.pk, state=stmt.state,
+                                terminal=stmt.is_terminal, output=_output(stmt), error=error))
+    failed = summary.get("failed_cell")
+    return RunOut(
+        id=summary["id"], notebook_id=summary["notebook_id"], mode=summary["mode"], state=summary["state"],
+        terminal=summary["state"] != "running", parameters=summary["parameters"],
+        created_at=datetime.fromisoformat(summary["created_at"]),
+        finished_at=datetime.fromisoformat(summary["finished_at"]) if summary["finished_at"] else None,
+        failed_cell=FailedCell(**failed) if failed else None, message=summary["message"], cells=cells,
+    )

@@ -22,7 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from livy import output
-from livy.models import Cell, Notebook, Statement
+from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb
 
 
@@ -132,3 +132,14 @@ def export_cells(notebook: Notebook) -> list[ipynb.NotebookCell]:
                            run=cell_run(c.last_statement))
         for c in cells_of(notebook)
     ]
+
+
+def runs_visible_to(user: Any) -> QuerySet[NotebookRun]:
+    """Notebook runs ``user`` may read: their own (also once the notebook was deleted), and
+    the runs of notebooks they may see (a run's outputs are its cells' outputs, which the
+    people a notebook is shared with see). Only the run's user moves it on or cancels it."""
+    if not getattr(user, "is_authenticated", False):
+        return NotebookRun.objects.none()
+    return NotebookRun.objects.select_related("notebook", "user").filter(
+        Q(user=user) | Q(notebook__in=notebooks_visible_to(user).values("pk"))
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from api.routes import api
-from livy.models import Batch, SparkSession, Statement
+from livy.models import Batch, NotebookRun, SparkSession, Statement
 from livy.notebooks import service as notebooks
 from livy.notebooks.ipynb import NotebookCell
 from tests.support.entra_jwt import FakeTenant
@@ -44,6 +44,11 @@ MATRIX = {
     ("delete", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=204, other=404, admin=403),
     ("get", "/api/v1/notebooks/{notebook_id}.ipynb"): dict(anonymous=401, viewer=404, editor=200, other=404,
                                                            admin=200),
+    # Notebook runs: only the owner runs (admins read); a run is read by those who see its notebook.
+    ("post", "/api/v1/notebooks/{notebook_id}/runs"): dict(anonymous=401, viewer=404, editor=202, other=404,
+                                                           admin=403),
+    ("get", "/api/v1/runs/{run_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=200),
+    ("post", "/api/v1/runs/{run_id}/cancel"): dict(anonymous=401, viewer=404, editor=202, other=404, admin=403),
 }
 #: The JSON body each POST or PUT sends.
 BODIES = {
@@ -78,7 +83,9 @@ def world(people, livy_api):
     livy_api.delete(f"{LIVY}/batches/5", json={"msg": "deleted"})
     livy_api.post(f"{LIVY}/batches", status=201, json=batch_json(6, "starting", name="x"))
     notebook = notebooks.create(erin, title="erins-notebook", cells=[NotebookCell("pyspark", SECRET_CODE)])
-    return {"session_id": session.pk, "statement_id": stmt.pk, "batch_id": batch.pk, "notebook_id": notebook.pk}
+    run = NotebookRun.objects.create(notebook=notebook, user=erin, state=NotebookRun.SUCCEEDED)
+    return {"session_id": session.pk, "statement_id": stmt.pk, "batch_id": batch.pk, "notebook_id": notebook.pk,
+            "run_id": run.pk}
 
 
 def test_matrix_covers_every_operation():
