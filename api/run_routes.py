@@ -52,7 +52,7 @@ def start_run(request: HttpRequest, response: HttpResponse, notebook_id: int, wa
     notebook = selectors.get_visible(user, notebook_id)
     if not selectors.can_run(user, notebook):
         raise PermissionDenied("Only the notebook's owner, with a role that may run code, may run it.")
-    body = json_body(request, RunIn) if request.body else RunIn()
+    body = json_body(request, RunIn) if request.body else RunIn(parameters=None)
     try:
         run = service.start_run(notebook, user, services.client(), parameters=body.parameters,
                                 wait=capped_wait(wait))
