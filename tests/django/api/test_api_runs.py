@@ -4,55 +4,16 @@ read and cancel a run."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
-import responses
 from django.contrib.auth.models import Group
 
 from livy.models import NotebookRun
 from livy.notebooks import service
 from livy.notebooks.ipynb import NotebookCell
-from tests.support.livy_json import LIVY, error_output, ok_output, session_json, session_row, statement_json
+from tests.support.livy_json import session_row
+from tests.support.livy_statements import Livy
 
 pytestmark = pytest.mark.django_db
-
-
-class Livy:
-    """Session 4, idle. A statement is finished when first read (``instant``; code with
-    ``boom`` ends with an error), else running until cancelled. ``sent``: codes in order."""
-
-    def __init__(self, mock, *, instant=True):
-        self.sent: list[str] = []
-        self.instant = instant
-        self.cancelled: set[int] = set()
-        mock.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
-        mock.add_callback(responses.POST, f"{LIVY}/sessions/4/statements", callback=self._post,
-                          content_type="application/json")
-        mock.add_callback(responses.GET, re.compile(rf"{re.escape(LIVY)}/sessions/4/statements/\d+$"),
-                          callback=self._get, content_type="application/json")
-        mock.add_callback(responses.POST, re.compile(rf"{re.escape(LIVY)}/sessions/4/statements/\d+/cancel$"),
-                          callback=self._cancel, content_type="application/json")
-
-    def _post(self, request):
-        self.sent.append(json.loads(request.body)["code"])
-        return 201, {}, json.dumps(statement_json(len(self.sent) - 1, "waiting", self.sent[-1]))
-
-    def _get(self, request):
-        sid = int(request.url.rsplit("/", 1)[1])
-        code = self.sent[sid]
-        if sid in self.cancelled:
-            return 200, {}, json.dumps(statement_json(sid, "cancelled", code))
-        if not self.instant:
-            return 200, {}, json.dumps(statement_json(sid, "running", code))
-        output = (error_output("NameError", "name 'boom' is not defined", ["Traceback", "NameError"], sid)
-                  if "boom" in code else ok_output(f"ran {code}", sid))
-        return 200, {}, json.dumps(statement_json(sid, "available", code, output=output, progress=1.0))
-
-    def _cancel(self, request):
-        self.cancelled.add(int(request.url.rsplit("/", 2)[1]))
-        return 200, {}, json.dumps({"msg": "canceled"})
 
 
 def notebook_of(owner, *sources, parameters_at=None):
