@@ -326,7 +326,8 @@ def user_for(claims: dict[str, Any]) -> Any:
         user = model._default_manager.create_user(username, **map_user_attributes(**claims))
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    _sync_roles(user, delegated_group_ids(claims))
+    if settings.AZURE_AUTH.get("ROLES"):  # as at sign-in: without a mapping, groups are the admin's to set
+        _sync_roles(user, delegated_group_ids(claims))
     return user
 
 

@@ -280,3 +280,14 @@ def test_jwts_are_refused_when_entra_is_not_configured(client, db):
     key = SigningKey("key-1")
     token = jwt.encode({"sub": "x"}, key.private, algorithm="RS256", headers={"kid": "key-1"})
     refused(call(client, token), "not configured")
+
+
+def test_without_a_roles_mapping_a_delegated_token_leaves_groups_alone(client, tenant, settings, django_user_model):
+    from django.contrib.auth.models import Group
+
+    configure_entra(settings, ROLES={}, ENTRA_GROUP_ATTRIBUTE="groups")
+    erin = django_user_model.objects.create_user("erin@contoso.com")
+    erin.groups.add(Group.objects.get(name="Editors"))  # given by an administrator
+    claims = tenant.claims(_claim_names={"groups": "src1"})  # overage does not matter without a mapping
+    assert call(client, tenant.token(claims)).status_code == 200
+    assert set(erin.groups.values_list("name", flat=True)) == {"Editors"}
