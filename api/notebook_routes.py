@@ -29,6 +29,7 @@ from api.schemas import (
     notebook_summary,
 )
 from livy.models import Cell, Notebook
+from livy.notebook_views import _download_name
 from livy.notebooks import ipynb, selectors, service
 
 router = Router(tags=["notebooks"])
@@ -176,8 +177,6 @@ def delete_notebook(request: HttpRequest, notebook_id: int) -> Any:
                                                      "type": "object"}}}}}})
 def export_notebook(request: HttpRequest, notebook_id: int) -> HttpResponse:
     """The notebook as the page's ``.ipynb`` download (anyone who may read it)."""
-    from livy.notebook_views import _download_name
-
     notebook = selectors.get_visible(caller(request), notebook_id)
     text = ipynb.write_ipynb(notebook.title, selectors.export_cells(notebook))
     response = HttpResponse(text.encode("utf-8"), content_type="application/x-ipynb+json")

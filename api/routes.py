@@ -1,9 +1,13 @@
 """``/api/v1/``: the JSON API (django-ninja), its OpenAPI description (``/api/v1/openapi.json``)
 and interactive docs (``/api/v1/docs``, Swagger UI served from this server's static files).
 
-Views are thin: the caller (:mod:`api.auth`) is checked, what they may see comes from
-:mod:`livy.selectors` (another user's object is 404, as in the pages), changes go through
-:mod:`api.services` to the lifecycle. Every error is a problem (:mod:`api.problems`).
+Views are thin: the caller (:mod:`api.auth`) is checked, what they may see comes from the
+selectors (:mod:`livy.selectors`, :mod:`livy.batch_selectors`, :mod:`livy.notebooks.selectors`;
+another user's object is 404, as in the pages), changes go through :mod:`api.services` to the
+lifecycle, :mod:`livy.batches` and :mod:`livy.notebooks.service`. Sessions and statements are
+here; batches (:mod:`api.batch_routes`), notebooks (:mod:`api.notebook_routes`) and notebook
+runs (:mod:`api.run_routes`) have their own routers. Every error is a problem
+(:mod:`api.problems`).
 """
 
 from __future__ import annotations
@@ -243,24 +247,27 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 @api.exception_handler(LivyError)
 def _livy_error(request: HttpRequest, exc: LivyError) -> HttpResponse:
+    # A notebook run that failed to start is kept (its code as failed statements): say where.
+    run_id = getattr(getattr(exc, "run", None), "pk", None)
+    extra: dict[str, Any] = {"run": f"/api/v1/runs/{run_id}"} if run_id else {}
     if isinstance(exc, LivySignInRequired):
         detail = str(exc)
         cfg = current_config()
         if cfg.LIVY_BACKEND == "fabric" and cfg.FABRIC_AUTH == "delegated":
             detail += (" API callers have no browser sign-in: with Fabric the API needs "
                        "FABRIC_AUTH=service_principal.")
-        return problem(401, detail, slug="sign-in-required", request=request,
+        return problem(401, detail, slug="sign-in-required", request=request, **extra,
                        headers={"WWW-Authenticate": bearer_challenge("invalid_token", "sign-in required")})
     if isinstance(exc, LivyThrottled):
         retry = max(1, round(exc.retry_after)) if exc.retry_after else 5
         return problem(429, f"Livy is throttling requests: {exc}", slug="throttled", request=request,
-                       headers={"Retry-After": str(retry)})
+                       headers={"Retry-After": str(retry)}, **extra)
     if isinstance(exc, LivyUnavailable):
         return problem(503, f"Livy cannot be reached: {exc}", slug="livy-unavailable", request=request,
-                       headers={"Retry-After": "5"})
+                       headers={"Retry-After": "5"}, **extra)
     if isinstance(exc, LivyHTTPError) and exc.status == 409:
-        return problem(409, str(exc), slug="conflict", request=request)
-    return problem(502, str(exc), slug="livy-error", request=request)
+        return problem(409, str(exc), slug="conflict", request=request, **extra)
+    return problem(502, str(exc), slug="livy-error", request=request, **extra)
 
 
 @api.exception_handler(Exception)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from livy.models import NotebookRun
 from livy.notebooks import service
 from livy.notebooks.ipynb import NotebookCell
-from tests.support.livy_json import session_row
+from tests.support.livy_json import LIVY, session_row
 from tests.support.livy_statements import Livy
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +89,16 @@ def test_who_may_start_and_read_runs(bearer, token_of, people, livy_api):
     shared = bearer(token_of("viewer")).get(url)  # the people it is shared with read its runs
     assert shared.status_code == 200 and shared.json()["state"] == "running"
     assert bearer(token_of("admin")).get(url).status_code == 200
+
+
+def test_livy_unreachable_at_start_keeps_the_run_and_says_where(bearer, token_of, people, livy_api):
+    import requests
+
+    livy_api.post(f"{LIVY}/sessions", body=requests.ConnectionError("refused"))
+    notebook = notebook_of(people["editor"], "keep_me()")
+    response = bearer(token_of("editor")).post(f"/api/v1/notebooks/{notebook.pk}/runs")
+    assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+    run = NotebookRun.objects.get()
+    assert response.json()["run"] == f"/api/v1/runs/{run.pk}"
+    read = bearer(token_of("editor")).get(response.json()["run"]).json()
+    assert read["state"] == "failed" and read["cells"][0]["state"] == "failed"
