@@ -114,3 +114,41 @@ def test_a_notebook_imported_run_with_parameters_and_read_back(client, alice):
     assert run["cells"][2]["output"]["text"] == "4950"  # sum(0..99): the parameter replaced n = 10
     cells = client.get(imported["Location"], headers=headers).json()["cells"]
     assert cells[2]["last_run"]["output"]["text"] == "4950"
+
+
+def test_the_cli_submits_the_sample_job_and_runs_a_notebook_against_a_live_server(live_server, alice, tmp_path,
+                                                                                  monkeypatch, capsys):
+    """``python -m api.cli`` over real HTTP (Django's live server) and the real Livy: ``batch
+    submit`` uploads the sample job and exits 0 once it ends ``success``; ``notebook deploy``
+    then ``notebook run --param --wait`` exits 0 with the cells' results printed."""
+    import subprocess
+    from pathlib import Path
+
+    import nbformat
+
+    from api import cli
+
+    jobs = Path(__file__).resolve().parents[2] / "examples" / "jobs"
+    zip_path = tmp_path / "packages.zip"
+    subprocess.run([str(jobs / "build_dependencies.sh"), str(zip_path)], check=True, capture_output=True)
+    monkeypatch.setenv("LIVY_WEB_TOKEN", tokens.issue(alice, "real livy cli")[1])
+    output = tmp_path / "cli-output"
+    code = cli.main(["--url", live_server.url, "batch", "submit", str(jobs / "etl_job.py"),
+                     "--py-files", str(zip_path), "--files", str(jobs / "configs/etl_config.json"),
+                     "--arg=--output", "--arg", str(output), "--timeout", str(BATCH_TIMEOUT), "--log-lines", "400"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.out[-3000:] + printed.err[-2000:]
+    assert f"ETL_JOB_RESULT rows=100 total=14850 output={output}" in printed.out
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("word = 'draft'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print(word.upper())")]
+    path = tmp_path / "shout.ipynb"
+    path.write_text(nbformat.writes(nb))
+    assert cli.main(["--url", live_server.url, "notebook", "deploy", str(path)]) == 0
+    notebook_id = capsys.readouterr().out.strip()
+    code = cli.main(["--url", live_server.url, "notebook", "run", notebook_id, "--param", "word=final", "--wait",
+                     "--timeout", str(SESSION_START_TIMEOUT)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "cell 2\tavailable\tFINAL" in printed.out
