@@ -102,7 +102,9 @@ def fetch_member_group_ids(access_token: str) -> set[str]:
     raise EntraSignInError("Too many group memberships", "Graph kept returning more pages.", HTTPStatus.BAD_GATEWAY)
 
 
-def _has_group_overage(claims: dict[str, Any], attribute: str) -> bool:
+def has_group_overage(claims: dict[str, Any], attribute: str) -> bool:
+    """True when the token names ``attribute`` in ``_claim_names`` instead of carrying it
+    (group overage, Microsoft's ID and access token claims references)."""
     return attribute in (claims.get("_claim_names") or {})
 
 
@@ -154,7 +156,7 @@ class EntraAuthHandler(AuthHandler):
         attribute = settings.AZURE_AUTH.get("GROUP_ATTRIBUTE", "roles")
         if attribute in claims:
             return {str(v) for v in claims[attribute] or []}
-        if _has_group_overage(claims, attribute) or attribute == "groups":
+        if has_group_overage(claims, attribute) or attribute == "groups":
             return fetch_member_group_ids(token["access_token"])
         return None
 

@@ -48,7 +48,12 @@ class Unauthenticated(Exception):
 
 
 class AuthServiceUnavailable(Exception):
-    """503: the token cannot be checked now (Entra's keys unreadable)."""
+    """503: the token cannot be checked now (Entra's keys unreadable); ``retry_after`` in
+    seconds (0: unknown)."""
+
+    def __init__(self, detail: str, retry_after: float = 0.0):
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class BearerAuth(HttpBearer):
@@ -84,7 +89,7 @@ class BearerAuth(HttpBearer):
         except entra.TokenRejected as exc:
             raise Unauthenticated(str(exc)) from None
         except entra.EntraUnavailable as exc:
-            raise AuthServiceUnavailable(str(exc)) from None
+            raise AuthServiceUnavailable(str(exc), retry_after=exc.retry_after) from None
         try:
             user = entra.user_for(claims)
         except entra.TokenRejected as exc:

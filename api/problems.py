@@ -31,6 +31,7 @@ PROBLEM_TYPES = {
         "throttled",  # 429: this API's rate, or Livy's
         "livy-error",  # 502: Livy refused or answered nonsense
         "livy-unavailable",  # 503: Livy cannot be reached
+        "auth-unavailable",  # 503: Entra ID's keys cannot be read to check a token
     )
 }
 

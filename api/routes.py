@@ -1,15 +1,20 @@
 """``/api/v1/``: the JSON API (django-ninja), its OpenAPI description (``/api/v1/openapi.json``)
 and interactive docs (``/api/v1/docs``, Swagger UI served from this server's static files).
 
-Views are thin: the caller (:mod:`api.auth`) is checked, what they may see comes from
-:mod:`livy.selectors` (another user's object is 404, as in the pages), changes go through
-:mod:`api.services` to the lifecycle. Every error is a problem (:mod:`api.problems`).
+Views are thin: the caller (:mod:`api.auth`) is checked, what they may see comes from the
+selectors (:mod:`livy.selectors`, :mod:`livy.batch_selectors`, :mod:`livy.notebooks.selectors`;
+another user's object is 404, as in the pages), changes go through :mod:`api.services` to the
+lifecycle, :mod:`livy.batches` and :mod:`livy.notebooks.service`. Sessions and statements are
+here; batches (:mod:`api.batch_routes`), notebooks (:mod:`api.notebook_routes`) and notebook
+runs (:mod:`api.run_routes`) have their own routers. Every error is a problem
+(:mod:`api.problems`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+import math
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,13 +22,12 @@ from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Router, Status
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.docs import Swagger
-from pydantic import Field
 
-from api import services
-from api.auth import AuthServiceUnavailable, BearerAuth, Principal, TokenRateThrottle, Unauthenticated
+from api import batch_routes, notebook_routes, run_routes, services
+from api.auth import AuthServiceUnavailable, BearerAuth, TokenRateThrottle, Unauthenticated
+from api.common import COMMON, Cursor, Limit, Wait, caller, capped_wait, cursor_page, require
 from api.problems import bearer_challenge, problem
 from api.schemas import (
-    Problem,
     SessionOut,
     SessionPage,
     StatementIn,
@@ -45,9 +49,6 @@ from livy.remote.errors import (
 
 log = logging.getLogger(__name__)
 
-#: Most items one page of a list holds.
-MAX_LIMIT = 100
-
 api = NinjaAPI(
     title="Livy web API",
     version="1",
@@ -63,30 +64,9 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
 )
 
-#: Answers every operation may give besides its own.
-COMMON = {401: Problem, 403: Problem, 404: Problem, 429: Problem, 502: Problem, 503: Problem}
-
-
-def _user(request: HttpRequest) -> Any:
-    principal = getattr(request, "auth", None)
-    assert isinstance(principal, Principal)
-    return principal.user
-
-
-def _require(user: Any, perm: str, what: str) -> None:
-    if not user.has_perm(perm):
-        raise PermissionDenied(f"Your role may not {what}.")
-
-
-def _wait(value: float | None) -> float:
-    """A ``wait`` parameter capped by ``API_WAIT_MAX``."""
-    return min(max(0.0, value or 0.0), current_config().API_WAIT_MAX)
-
-
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"Items per page (1 to {MAX_LIMIT}).")]
-Cursor = Annotated[int | None, Field(ge=1, description="next_cursor of the previous page.")]
-Wait = Annotated[float | None, Field(ge=0, description=(
-    "Seconds to hold the answer until the statement is finished (capped by API_WAIT_MAX)."))]
+_user = caller
+_require = require
+_wait = capped_wait
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -98,15 +78,10 @@ def list_sessions(request: HttpRequest, limit: Limit = 20, cursor: Cursor = None
     """The sessions the caller may see: their own, or everyone's with the permission to see all
     (``mine=true``: only their own)."""
     user = _user(request)
-    qs = selectors.sessions_visible_to(user).order_by("-pk")
+    qs = selectors.sessions_visible_to(user)
     if mine:
         qs = qs.filter(owner=user)
-    if cursor is not None:
-        qs = qs.filter(pk__lt=cursor)
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [session_out(s) for s in rows], "next_cursor": rows[-1].pk if more else None}
+    return cursor_page(qs, limit, cursor, session_out)
 
 
 @sessions.post("", response={200: SessionOut, 201: SessionOut, **COMMON}, summary="Start (or reuse) my session")
@@ -154,15 +129,10 @@ def list_statements(request: HttpRequest, limit: Limit = 20, cursor: Cursor = No
     """The statements the caller may see (their sessions', or everyone's with the permission),
     optionally of one session."""
     user = _user(request)
-    qs = selectors.statements_visible_to(user).order_by("-pk")
+    qs = selectors.statements_visible_to(user)
     if session_id is not None:
         qs = qs.filter(session_id=session_id)
-    if cursor is not None:
-        qs = qs.filter(pk__lt=cursor)
-    rows = list(qs[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return {"items": [statement_out(s) for s in rows], "next_cursor": rows[-1].pk if more else None}
+    return cursor_page(qs, limit, cursor, statement_out)
 
 
 @statements.post("", response={202: StatementOut, 422: ValidationProblem, **COMMON},
@@ -205,6 +175,10 @@ def cancel_statement(request: HttpRequest, statement_id: int) -> Any:
 
 api.add_router("/sessions", sessions)
 api.add_router("/statements", statements)
+api.add_router("/batches", batch_routes.router)
+api.add_router("/notebooks", notebook_routes.router)
+api.add_router("/notebooks", run_routes.notebook_runs)
+api.add_router("/runs", run_routes.runs)
 
 
 # ------------------------------------------------------------------------------- errors
@@ -222,15 +196,17 @@ def _no_credentials(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 
 @api.exception_handler(AuthServiceUnavailable)
 def _auth_unavailable(request: HttpRequest, exc: AuthServiceUnavailable) -> HttpResponse:
-    return problem(503, f"{exc} Try again in a moment.", request=request, headers={"Retry-After": "5"})
+    retry = max(1, math.ceil(exc.retry_after)) if exc.retry_after else 5
+    return problem(503, f"{exc} Try again in {retry} s.", slug="auth-unavailable", request=request,
+                   headers={"Retry-After": str(retry)})
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
               for e in exc.errors]
-    fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors[:5])
-    return problem(422, f"The request has invalid fields: {fields}.", slug="validation-failed",
+    fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+    return problem(422, f"The request has invalid fields: {fields}", slug="validation-failed",
                    request=request, errors=errors)
 
 
@@ -271,24 +247,27 @@ def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
 
 @api.exception_handler(LivyError)
 def _livy_error(request: HttpRequest, exc: LivyError) -> HttpResponse:
+    # A notebook run that failed to start is kept (its code as failed statements): say where.
+    run_id = getattr(getattr(exc, "run", None), "pk", None)
+    extra: dict[str, Any] = {"run": f"/api/v1/runs/{run_id}"} if run_id else {}
     if isinstance(exc, LivySignInRequired):
         detail = str(exc)
         cfg = current_config()
         if cfg.LIVY_BACKEND == "fabric" and cfg.FABRIC_AUTH == "delegated":
             detail += (" API callers have no browser sign-in: with Fabric the API needs "
                        "FABRIC_AUTH=service_principal.")
-        return problem(401, detail, slug="sign-in-required", request=request,
+        return problem(401, detail, slug="sign-in-required", request=request, **extra,
                        headers={"WWW-Authenticate": bearer_challenge("invalid_token", "sign-in required")})
     if isinstance(exc, LivyThrottled):
         retry = max(1, round(exc.retry_after)) if exc.retry_after else 5
         return problem(429, f"Livy is throttling requests: {exc}", slug="throttled", request=request,
-                       headers={"Retry-After": str(retry)})
+                       headers={"Retry-After": str(retry)}, **extra)
     if isinstance(exc, LivyUnavailable):
         return problem(503, f"Livy cannot be reached: {exc}", slug="livy-unavailable", request=request,
-                       headers={"Retry-After": "5"})
+                       headers={"Retry-After": "5"}, **extra)
     if isinstance(exc, LivyHTTPError) and exc.status == 409:
-        return problem(409, str(exc), slug="conflict", request=request)
-    return problem(502, str(exc), slug="livy-error", request=request)
+        return problem(409, str(exc), slug="conflict", request=request, **extra)
+    return problem(502, str(exc), slug="livy-error", request=request, **extra)
 
 
 @api.exception_handler(Exception)

@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from livy.models import SparkSession, Statement
+from livy.models import NotebookRun, SparkSession, Statement
 from livy.remote.client import LivyClient
 from livy.remote.errors import (
     LivyError,
@@ -66,8 +66,8 @@ from myapp.config import current_config
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "START_FAILED", "cancel", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive", "poll",
-    "refresh_unattended", "session_log_tail", "session_spec", "stop_session", "submit", "verify",
+    "START_FAILED", "cancel", "cancel_run", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
+    "poll", "refresh_unattended", "session_log_tail", "session_spec", "settle_run", "stop_session", "submit", "verify",
 ]
 
 
@@ -239,14 +239,19 @@ def verify(session: SparkSession, *, client: LivyClient, user: Any = None) -> Sp
     return _refresh(session, client, owner_acting=_is_owner(session, user), read_idle=True)
 
 
-def dispatch(session: SparkSession, *, client: LivyClient, user: Any = None, wait: float = 0.0) -> SparkSession:
+def dispatch(session: SparkSession, *, client: LivyClient, user: Any = None, wait: float = 0.0,
+             force: bool = False) -> SparkSession:
     """The owner's POST while statements are queued (``user`` None: the owner): :func:`poll`,
     and once the session is ready its queued statements are sent (:func:`dispatch_queued`),
     the server's idle timer is reset (Fabric), and the answer is held up to ``wait`` seconds
-    until the first statement sent finishes, as a Run does. Anyone else's POST only reads.
+    while what was sent runs. A notebook run's statements go out one at a time
+    (:class:`~livy.models.NotebookRun`), so within ``wait`` this drives the chain: when a sent
+    statement finishes, the next queued one is sent in the same request, until the wait is
+    used up or nothing is queued. ``force``: refresh whatever the last refresh (the request
+    that has just queued the code, e.g. a Run all). Anyone else's POST only reads.
     Raises as :func:`poll` does; a send's errors as :func:`dispatch_queued` says."""
     owner = _is_owner(session, user)
-    return _refresh(session, client, owner_acting=owner, send=owner, wait=wait)
+    return _refresh(session, client, owner_acting=owner, send=owner, wait=wait, force=force)
 
 
 def refresh_unattended(session: SparkSession, *, client: LivyClient) -> SparkSession:
@@ -255,7 +260,12 @@ def refresh_unattended(session: SparkSession, *, client: LivyClient) -> SparkSes
     ``LIVY_REFRESH_MIN_INTERVAL`` wait), nothing is sent and no idle timer reset, so a row
     nobody looked at shows what Livy says (a session Livy ended is ended). With per-user
     tokens a 404 is not taken as gone (no user to ask as). Raises :class:`LivyError` when
-    Livy cannot be reached."""
+    Livy cannot be reached.
+
+    Notebook runs: this never sends the next cell of a run (no code goes out without its
+    owner's request: the page's dispatch POST, the Run itself, or the API's ``GET /runs/{id}``
+    by the owner), but it settles them (:func:`settle_run`): a run whose statement failed, or
+    whose session Livy ended, becomes ``failed`` and its queued rest ``cancelled``."""
     return _refresh(session, client, owner_acting=False, read_idle=True, force=True)
 
 
@@ -306,28 +316,47 @@ def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, s
     if session.is_terminal:
         # Ended before (by another request), with a statement saved on it meanwhile.
         fail_open_statements(session)
+        settle_runs(session)
         return session
 
     if owner_acting and session.is_ready and reader.proved:
         # Settling unconfirmed sends only reads Livy's list: any owner's refresh may do it.
         _reconcile_submissions(session, client)
     if send and session.is_ready and reader.proved:
-        before = {stmt.pk for stmt in running}
-        dispatch_queued(session, client=client)
-        _keep_alive_quietly(session, client)
-        running = list(open_statements(session).filter(livy_id__isnull=False))
-        sent = [stmt for stmt in running if stmt.pk not in before]
-        if wait > 0 and sent:
-            # Just sent, as a Run would have: wait for the first of them, then read the rest.
-            _await_statement(reader, sent[0], wait)
+        deadline = time.monotonic() + wait
+        while True:
+            before = {stmt.pk for stmt in running}
+            count = dispatch_queued(session, client=client)
             running = list(open_statements(session).filter(livy_id__isnull=False))
-            if not running:
-                return session
+            sent = [stmt for stmt in running if stmt.pk not in before]
+            # A run's next cell waits for the one running: waiting for that drives the chain.
+            chained = session.statements.filter(state=Statement.QUEUED, run__isnull=False).exists()
+            awaited = sent[0] if sent else (running[0] if running and chained else None)
+            left = deadline - time.monotonic()
+            if left <= 0 or (awaited is None and not count):
+                break
+            if awaited is not None:
+                # Just sent, as a Run would have: wait for the first of them, then read the rest.
+                _await_statement(reader, awaited, left)
+                running = list(open_statements(session).filter(livy_id__isnull=False))
+            if running or not session.statements.filter(state=Statement.QUEUED).exists():
+                break
+            # What was sent finished within the wait: send the next (a run's next cell) now.
+        _keep_alive_quietly(session, client)
+        if not running:
+            settle_runs(session)
+            return session
     if running and session.livy_id:
         for stmt in running:
             if not reader.read_statement(stmt):
+                settle_runs(session)
                 return session
         _settle_after_statements(reader, running)
+        if (send and reader.proved and not session.is_terminal
+                and session.statements.filter(state=Statement.QUEUED, run__isnull=False).exists()):
+            # A run's cell just finished in this read: its next cell goes now, not a poll later.
+            dispatch_queued(session, client=client)
+    settle_runs(session)
     return session
 
 
@@ -441,7 +470,7 @@ def _open_values() -> list[str]:
 
 # ------------------------------------------------------------------------------ statements
 def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", wait: float = 0.0,
-           cell: Any = None) -> Statement:
+           cell: Any = None, run: NotebookRun | None = None) -> Statement:
     """Run ``code`` as a statement of ``kind`` (``pyspark``, ``sql`` or ``spark``: Livy 0.5+
     runs any kind in any session) in the user's session, starting one if needed.
 
@@ -459,7 +488,9 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     token has run out (the statement is kept queued on their live session, if they have one).
 
     ``cell``: the notebook :class:`~livy.models.Cell` the code comes from, saved as the
-    statement's ``cell`` (also on a kept failed or queued statement).
+    statement's ``cell`` (also on a kept failed or queued statement). ``run``: the
+    :class:`~livy.models.NotebookRun` it belongs to (sent only after the run's earlier
+    statements ended OK: :func:`dispatch_queued`).
     """
     try:
         session, proved = _ensure_session(user, client)
@@ -467,12 +498,12 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
         # Keep the code queued on the live session; it is sent once the user is back.
         row = active_session(user)
         if row is not None and not row.is_terminal:
-            Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell)
+            Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
         raise
     except LivyError as exc:
-        _keep_failed_run(user, code, kind, exc, cell)
+        _keep_failed_run(user, code, kind, exc, cell, run)
         raise
-    stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell)
+    stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell, run=run)
     if session.session_state.is_ready:
         try:
             dispatch_queued(session, client=client)
@@ -485,7 +516,8 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     return stmt
 
 
-def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None) -> None:
+def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
+                     run: NotebookRun | None = None) -> None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
     on the user's latest session row (the one whose start failed), so it is not lost."""
     cfg = current_config()
@@ -497,7 +529,7 @@ def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any 
     if row is None:
         return
     Statement.objects.create(
-        session=row, author=user, code=code, kind=kind, state=Statement.FAILED, cell=cell,
+        session=row, author=user, code=code, kind=kind, state=Statement.FAILED, cell=cell, run=run,
         error_name="SessionNotStarted", error_value=f"Your code was not run: {exc}", completed_at=timezone.now(),
     )
 
@@ -567,14 +599,22 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
     """
     sent = 0
     for stmt in session.statements.filter(state=Statement.QUEUED).order_by("pk"):
+        if stmt.run_id is not None:
+            # An earlier statement of its run that failed cancels it (and the rest of the run).
+            settle_run(stmt.run_id)
+            if not Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).exists():
+                continue
         # Claimed only while no earlier statement of the session waits or is being sent without
         # an answer yet: two dispatchers never send a later statement before an earlier one.
         earlier = Statement.objects.filter(session=session, pk__lt=OuterRef("pk")).filter(
             Q(state=Statement.QUEUED) | Q(state=Statement.SENDING, livy_id__isnull=True)
         )
-        claimed = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).filter(~Exists(earlier)).update(
-            state=Statement.SENDING, submitted_at=timezone.now()
-        )
+        claim = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).filter(~Exists(earlier))
+        if stmt.run_id is not None:
+            # A run's statement goes only once every earlier one of the run ended OK: Livy runs
+            # a session's statements FIFO and would run cell n+1 after cell n failed.
+            claim = claim.filter(~Exists(_run_blockers(stmt.run_id)))
+        claimed = claim.update(state=Statement.SENDING, submitted_at=timezone.now())
         if not claimed:
             break
         try:
@@ -601,6 +641,75 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
         stmt.refresh_from_db()
         sent += 1
     return sent
+
+
+# ------------------------------------------------------------------------------ notebook runs
+def _run_blockers(run_id: int) -> Any:
+    """Statements of run ``run_id`` that keep its later statements from being sent: those
+    not (yet) ended OK (``available`` without an error), earlier than the outer one."""
+    return Statement.objects.filter(run_id=run_id, pk__lt=OuterRef("pk")).exclude(
+        state=StatementState.AVAILABLE.value, error_name=""
+    )
+
+
+def _ended_ok(stmt: Statement) -> bool:
+    return stmt.state == StatementState.AVAILABLE.value and not stmt.error_name
+
+
+def settle_run(run: NotebookRun | int) -> NotebookRun:
+    """Bring a running :class:`~livy.models.NotebookRun` up to date from its statements (no
+    Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``, its session
+    ended), its queued rest become ``cancelled`` with "Not run: cell N failed" and the run
+    ``failed`` with ``failed_cell``; when all ended OK, ``succeeded``. A finished run is
+    returned as it is. Writes are conditional UPDATEs (safe in concurrent requests)."""
+    run = run if isinstance(run, NotebookRun) else NotebookRun.objects.get(pk=run)
+    if run.state != NotebookRun.RUNNING:
+        return run
+    statements = list(run.statements.select_related("cell").order_by("pk"))
+    bad = next((s for s in statements if s.is_terminal and not _ended_ok(s)), None)
+    now = timezone.now()
+    if bad is not None:
+        number = bad.cell.position + 1 if bad.cell is not None else None
+        what = f"cell {number}" if number is not None else "an earlier cell"
+        run.statements.filter(state=Statement.QUEUED).update(
+            state=StatementState.CANCELLED.value, error_name="NotRun", error_value=f"Not run: {what} failed.",
+            completed_at=now,
+        )
+        if NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+                state=NotebookRun.FAILED, failed_cell=bad.cell, finished_at=now):
+            log.info("notebook run %s failed at statement %s", run.pk, bad.pk)
+    elif all(s.is_terminal for s in statements):
+        NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+            state=NotebookRun.SUCCEEDED, finished_at=now)
+    run.refresh_from_db()
+    return run
+
+
+def settle_runs(session: SparkSession) -> None:
+    """:func:`settle_run` for every running run with a statement on ``session``."""
+    for run_id in (NotebookRun.objects.filter(state=NotebookRun.RUNNING, statements__session=session)
+                   .values_list("pk", flat=True).distinct()):
+        settle_run(run_id)
+
+
+def cancel_run(run: NotebookRun, *, client: LivyClient, actor: Any = None) -> NotebookRun:
+    """Cancel All: the run becomes ``cancelled``, its queued statements ``cancelled`` ("Not
+    run: the run was cancelled") and its running ones are cancelled on Livy (:func:`cancel`).
+    A finished run is left as it is. Raises :class:`LivyError` if Livy cannot be reached for
+    a running statement (the queued ones are cancelled already)."""
+    now = timezone.now()
+    if not NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+            state=NotebookRun.CANCELLED, finished_at=now):
+        run.refresh_from_db()
+        return run
+    run.statements.filter(state=Statement.QUEUED).update(
+        state=StatementState.CANCELLED.value, error_name="NotRun", error_value="Not run: the run was cancelled.",
+        completed_at=now,
+    )
+    for stmt in run.statements.exclude(state__in=[v for v, _ in Statement.STATE_CHOICES if statement_is_terminal(v)]):
+        cancel(stmt, client=client, actor=actor)
+    run.refresh_from_db()
+    return run
 
 
 def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Statement:

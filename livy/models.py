@@ -132,6 +132,8 @@ class Statement(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
     cell = models.ForeignKey("Cell", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",
                              help_text="The notebook cell this statement ran (null: the scratch console, or the notebook was deleted).")
+    run = models.ForeignKey("NotebookRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",
+                            help_text="The notebook run (Run all, Run from here, Run) this statement belongs to.")
 
     def __str__(self) -> str:
         first_line = self.code.strip().splitlines()[0] if self.code.strip() else ""
@@ -248,6 +250,43 @@ class Cell(models.Model):
     @property
     def is_code(self) -> bool:
         return self.kind in self.CODE_KINDS
+class NotebookRun(models.Model):
+    """One run of notebook cells by a user: a Run (``cell``), Run all (``all``) or Run from here
+    (``from``), optionally with ``parameters`` (papermill's convention: a statement with the
+    values is injected after the parameters cell). Its statements (``Statement.run``) go to
+    Livy one at a time, in notebook order; the first that ends not OK stops the run: the rest
+    are ``cancelled`` ("Not run: cell 3 failed"), the run is ``failed`` and ``failed_cell``
+    names the cell (:func:`livy.lifecycle.settle_run`). Deleting the notebook keeps the run
+    (the audit trail): ``notebook`` becomes null.
+    """
+
+    CELL, ALL, FROM = "cell", "all", "from"
+    MODE_CHOICES = [(CELL, "Run"), (ALL, "Run all"), (FROM, "Run from here")]
+    RUNNING, SUCCEEDED, FAILED, CANCELLED = "running", "succeeded", "failed", "cancelled"
+    STATE_CHOICES = [(RUNNING, RUNNING), (SUCCEEDED, SUCCEEDED), (FAILED, FAILED), (CANCELLED, CANCELLED)]
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["notebook", "-created_at"]), models.Index(fields=["state"])]
+
+    notebook = models.ForeignKey(Notebook, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notebook_runs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    mode = models.CharField(max_length=8, choices=MODE_CHOICES, default=ALL)
+    parameters = models.JSONField(null=True, blank=True, help_text="The values injected after the parameters cell.")
+    state = models.CharField(max_length=16, choices=STATE_CHOICES, default=RUNNING)
+    failed_cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                    help_text="The cell whose statement stopped the run.")
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of notebook {self.notebook_id} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state != self.RUNNING
+
+
 # ------------------------------------------------------------------------------ Spark jobs
 class Batch(models.Model):
     """A Spark job a user submitted as a Livy batch (``POST /batches``): the row is written

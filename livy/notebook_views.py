@@ -5,7 +5,8 @@ Who may do what is decided by the selectors: a notebook the user may not see is 
 for sessions); one they may see but not change (shared with them, or an administrator's view
 of someone else's) is a 403 for the changes. Every change is a POST with Django's CSRF check.
 
-JSON endpoints, for the notebook page:
+JSON endpoints, for the notebook page (its owner's; the run ones are described on
+:func:`notebook_run`, :func:`notebook_poll`, :func:`notebook_cancel`):
 
 * ``GET /notebooks/<id>/json/`` → 200 with the notebook (:func:`notebook_json`);
 * ``POST /notebooks/<id>/save/`` with ``{"version": n, "title"?: str, "cells": [{"id": int |
@@ -32,14 +33,19 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from livy import uploads
-from livy.models import Cell, Notebook, Statement
+from livy import lifecycle, uploads
+from livy import selectors as livy_selectors
+from livy.clients import livy_client
+from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb, selectors, service
 from livy.notebooks.markdown import render_markdown
+from livy.remote.errors import LivyError
+from myapp.config import current_config
 
 #: Notebooks per page of the list.
 PAGE_SIZE = 25
@@ -198,9 +204,14 @@ def notebook_import(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def notebook_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One notebook, read-only: its cells in order, markdown rendered, each code cell with its
-    last run's output; exports, copy and sharing as the user may."""
+    """One notebook. Its owner (who may run it) gets the notebook page: cells with editors,
+    Run / Run all / Run from here / Cancel all, autosave (:func:`_editor_page`). Everyone else
+    who may read it (shared with their group, an administrator) gets it read-only: its cells
+    in order, markdown rendered, each code cell with its last run's output; exports, copy and
+    sharing as the user may."""
     notebook = selectors.get_visible(request.user, pk)
+    if selectors.can_run(request.user, notebook):
+        return _editor_page(request, notebook)
     cells = list(selectors.cells_of(notebook))
     for cell in cells:
         cell.html = render_markdown(cell.source) if cell.kind == Cell.MARKDOWN else ""
@@ -368,3 +379,197 @@ def notebook_save(request: HttpRequest, pk: int) -> HttpResponse:
             "notebook": notebook_json(request, conflict.notebook, conflict.cells),
         }, status=409)
     return JsonResponse(notebook_json(request, saved))
+
+
+# --------------------------------------------------------------------- the notebook page
+#: Most known-cell entries a poll body is read for.
+MAX_KNOWN = 2000
+
+
+def _cell_output_html(request: HttpRequest, stmt: Statement | None) -> str:
+    """A cell's run as the page shows it under the cell (``livy/notebooks/_cell_output.html``)."""
+    return render_to_string("livy/notebooks/_cell_output.html", {"stmt": stmt}, request=request)
+
+
+def _session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
+    """Which session runs the notebook and whether its variables come from this notebook:
+    ``{"state", "name", "id", "from_notebook": bool, "gone": bool, "text"}`` (``gone``: the
+    session of the notebook's last run ended: "Variables are gone: Run all to rebuild")."""
+    session = livy_selectors.active_session(user)
+    ran = Statement.objects.filter(cell__notebook=notebook, author=user).exclude(cell=None)
+    last = ran.select_related("session").order_by("-pk").first()
+    live = session is not None and not session.is_terminal
+    from_notebook = bool(live and ran.filter(session=session, state="available").exists())
+    gone = last is not None and last.session.is_terminal and not from_notebook
+    if gone:
+        text = "Variables are gone: Run all to rebuild (the session of the last run ended)."
+    elif session is None or not live:
+        text = "No session yet: the first Run starts one (about a minute)."
+    elif from_notebook:
+        text = f"Session {session.name} ({session.state}) runs this notebook: its variables come from this notebook's runs."
+    else:
+        text = f"Session {session.name} ({session.state}) will run this notebook; no cell of it has run there yet."
+    return {"state": session.state if session else None, "name": session.name if session else None,
+            "id": session.pk if session else None, "from_notebook": from_notebook, "gone": gone, "text": text}
+
+
+def _injected(run: NotebookRun | None) -> dict[str, Any] | None:
+    """The injected parameters statement of ``run`` (after its parameters cell), or None."""
+    if run is None or not run.parameters:
+        return None
+    holder = run.statements.exclude(cell=None).filter(cell__is_parameters=True).order_by("pk")
+    stmt = holder.filter(code__startswith="# Parameters").first() or holder.filter(
+        code__startswith="// Parameters").first()
+    if stmt is None:
+        return None
+    return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}
+
+
+def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the page updates itself from (the run, poll and cancel answers)::
+
+        {"version": int, "run": run_summary | None, "session": _session_bar, "injected": {...} | None,
+         "busy": bool, "cells": [{"id", "statement": _statement_json | None,
+                                  "key": "pk:state:progress", "html"?: output HTML}]}
+
+    ``html`` only for cells whose ``key`` differs from ``known[cell id]`` (what the page shows)."""
+    run = service.current_run(notebook)
+    summary = service.run_summary(run) if run is not None else None
+    cells = []
+    busy = False
+    for cell in selectors.cells_of(notebook):
+        stmt = cell.last_statement
+        key = f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
+        busy = busy or bool(stmt is not None and not stmt.is_terminal)
+        entry: dict[str, Any] = {"id": cell.pk, "statement": _statement_json(stmt), "key": key}
+        if known is None or known.get(str(cell.pk)) != key:
+            entry["html"] = _cell_output_html(request, stmt)
+        cells.append(entry)
+    return {
+        "version": notebook.version, "run": summary, "session": _session_bar(request.user, notebook),
+        "injected": _injected(run), "busy": busy or bool(summary and summary["state"] == NotebookRun.RUNNING),
+        "cells": cells,
+    }
+
+
+def _owner_json_view(request: HttpRequest, pk: int) -> tuple[Notebook | None, HttpResponse | None, dict[str, Any]]:
+    """The notebook for a run/poll/cancel POST by its owner: 404 unless visible, 403 JSON
+    unless the user may run it, 400 for a body that is not a JSON object."""
+    notebook = selectors.get_visible(request.user, pk)
+    if not selectors.can_run(request.user, notebook):
+        return None, _forbidden("You may read this notebook but not run it.", as_json=True), {}
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        return None, JsonResponse({"error": "invalid", "message": "The body must be a JSON object."}, status=400), {}
+    return notebook, None, body
+
+
+def _known(body: dict[str, Any]) -> dict[str, str] | None:
+    known = body.get("known")
+    if not isinstance(known, dict):
+        return None
+    return {str(k): str(v) for k, v in list(known.items())[:MAX_KNOWN]}
+
+
+@login_required
+@require_POST
+def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run cells: ``{"mode": "all" | "from" | "cell", "cell": id?, "parameters": {...}?,
+    "known": {...}?}`` → 200 with :func:`_page_state` once the run went as far as
+    ``LIVY_RUN_WAIT`` allows (its next cells go with the page's polls); 400 ``{"error":
+    "invalid", "message"}`` for a bad mode, cell or parameters; 502 ``{"error": "livy",
+    "message", "state"}`` when Livy failed (the code is kept as failed statements). The
+    owner only (403 for those who may read it)."""
+    notebook, refused, body = _owner_json_view(request, pk)
+    if refused is not None or notebook is None:
+        return refused or HttpResponse(status=404)
+    cell = None
+    if body.get("cell") is not None:
+        cell = notebook.cells.filter(pk=body.get("cell") if isinstance(body.get("cell"), int) else -1).first()
+        if cell is None:
+            return JsonResponse({"error": "invalid", "message": "That cell is not in this notebook (reload the page)."},
+                                status=400)
+    try:
+        service.start_run(notebook, request.user, livy_client(), mode=str(body.get("mode") or "all"), cell=cell,
+                          parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT)
+    except service.NotebookError as exc:
+        return JsonResponse({"error": "invalid", "message": str(exc)}, status=400)
+    except LivyError as exc:
+        return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
+                             "state": _page_state(request, notebook, _known(body))}, status=502)
+    return JsonResponse(_page_state(request, notebook, _known(body)))
+
+
+@login_required
+@require_POST
+def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
+    """The page's poll while a run goes on (``{"known": {...}}``): the owner's request sends
+    the run's next cells as the earlier finish, holding up to ``LIVY_RUN_WAIT`` seconds
+    (:func:`livy.notebooks.service.drive_run`), then answers :func:`_page_state`. 502 with the
+    state when Livy cannot be reached (the page keeps polling)."""
+    notebook, refused, body = _owner_json_view(request, pk)
+    if refused is not None or notebook is None:
+        return refused or HttpResponse(status=404)
+    run = service.current_run(notebook)
+    sessions = {c.last_statement.session for c in selectors.cells_of(notebook)
+                if c.last_statement is not None and not c.last_statement.is_terminal}
+    try:
+        if run is not None and not run.is_finished:
+            service.drive_run(run, livy_client(), wait=current_config().LIVY_RUN_WAIT)
+        for session in sessions:
+            lifecycle.dispatch(session, client=livy_client(), user=request.user)
+    except LivyError as exc:
+        return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
+                             "state": _page_state(request, notebook, _known(body))}, status=502)
+    return JsonResponse(_page_state(request, notebook, _known(body)))
+
+
+@login_required
+@require_POST
+def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Cancel all: the current run's queued cells are cancelled and its running one is
+    cancelled on Livy (:func:`livy.notebooks.service.cancel_run`); answers :func:`_page_state`."""
+    notebook, refused, body = _owner_json_view(request, pk)
+    if refused is not None or notebook is None:
+        return refused or HttpResponse(status=404)
+    run = service.current_run(notebook)
+    try:
+        if run is not None:
+            service.cancel_run(run, livy_client(), request.user)
+    except LivyError as exc:
+        return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
+                             "state": _page_state(request, notebook, _known(body))}, status=502)
+    return JsonResponse(_page_state(request, notebook, _known(body)))
+
+
+def _editor_page(request: HttpRequest, notebook: Notebook) -> HttpResponse:
+    """The owner's notebook page (``livy/notebooks/page.html``)."""
+    cells = list(selectors.cells_of(notebook))
+    for cell in cells:
+        cell.html = render_markdown(cell.source) if cell.kind == Cell.MARKDOWN else ""
+    state = _page_state(request, notebook, known={})
+    data = {
+        "id": notebook.pk, "version": notebook.version, "title": notebook.title,
+        "cells": [{"id": c.pk, "kind": c.kind, "source": c.source, "is_parameters": c.is_parameters}
+                  for c in cells],
+        "state": state,
+        "urls": {"save": reverse("livy:notebook_save", args=[notebook.pk]),
+                 "run": reverse("livy:notebook_run", args=[notebook.pk]),
+                 "poll": reverse("livy:notebook_poll", args=[notebook.pk]),
+                 "cancel": reverse("livy:notebook_cancel", args=[notebook.pk])},
+        "draft_key": f"livy-draft-{request.user.pk}-notebook-{notebook.pk}",
+        "kinds": [{"value": v, "label": label} for v, label in Cell.KIND_CHOICES],
+    }
+    outputs = {c.pk: _cell_output_html(request, c.last_statement) for c in cells}
+    for cell in cells:
+        cell.output_html = outputs[cell.pk]
+    return render(request, "livy/notebooks/page.html", {
+        "notebook": notebook, "cells": cells, "page_data": data, "state": state,
+        "kinds": Cell.KIND_CHOICES,
+        "can_delete": selectors.can_delete(request.user, notebook),
+        "can_copy": selectors.can_copy(request.user, notebook),
+        "shared_with": sorted(g.name for g in notebook.shared_with.all()),
+    })

@@ -40,6 +40,9 @@ urlpatterns = [
     path("notebooks/<int:pk>/copy/", notebook_views.notebook_copy, name="notebook_copy"),
     path("notebooks/<int:pk>/delete/", notebook_views.notebook_delete, name="notebook_delete"),
     path("notebooks/<int:pk>/share/", notebook_views.notebook_share, name="notebook_share"),
+    path("notebooks/<int:pk>/run/", notebook_views.notebook_run, name="notebook_run"),
+    path("notebooks/<int:pk>/poll/", notebook_views.notebook_poll, name="notebook_poll"),
+    path("notebooks/<int:pk>/cancel/", notebook_views.notebook_cancel, name="notebook_cancel"),
 ]
 
 # Spark jobs (Livy batches): livy/job_views.py

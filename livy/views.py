@@ -40,6 +40,7 @@ from livy.clients import livy_client
 from livy.forms import RunForm, statement_kinds
 from livy.health import livy_status
 from livy.models import SparkSession, Statement
+from livy.notebooks import selectors as notebook_selectors
 from livy.notices import notice_on_error
 from livy.remote.client import LivyClient
 from myapp.config import current_config
@@ -322,8 +323,9 @@ def _download_name(stmt: Statement, suffix: str) -> str:
 
 @read_view
 def statement_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    """The whole table of a statement (every row Livy returned, not only those shown) as CSV."""
-    stmt = get_object_or_404(selectors.statements_visible_to(request.user), pk=pk)
+    """The whole table of a statement (every row Livy returned, not only those shown) as CSV.
+    Also for those a notebook that ran it is shared with (:func:`livy.notebooks.selectors.downloadable_statements`)."""
+    stmt = get_object_or_404(notebook_selectors.downloadable_statements(request.user), pk=pk)
     table = output.result_table(stmt.output)
     if table is None:
         return HttpResponse("This statement has no table.", status=404, content_type="text/plain")
@@ -334,8 +336,9 @@ def statement_csv(request: HttpRequest, pk: int) -> HttpResponse:
 
 @read_view
 def statement_output_download(request: HttpRequest, pk: int) -> HttpResponse:
-    """The whole text output of a statement (the page shows only its start when it is big)."""
-    stmt = get_object_or_404(selectors.statements_visible_to(request.user), pk=pk)
+    """The whole text output of a statement (the page shows only its start when it is big).
+    Also for those a notebook that ran it is shared with (:func:`livy.notebooks.selectors.downloadable_statements`)."""
+    stmt = get_object_or_404(notebook_selectors.downloadable_statements(request.user), pk=pk)
     whole = output.full_text(stmt.output)
     if whole is None:
         return HttpResponse("This statement has no text output.", status=404, content_type="text/plain")

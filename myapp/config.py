@@ -418,6 +418,17 @@ class AppConfig(BaseSettings):
         description="Seconds the tenant's signing keys (JWKS) are kept before being read again "
         "(an unknown key id reads them at once).",
     )
+    API_ENTRA_SCOPE: str = Field(
+        "access_as_user",
+        min_length=1, max_length=200, pattern=r"^\S+$",
+        description="The scope (Expose an API) a delegated Entra access token for the API must carry in its scp "
+        "claim; app-only tokens must carry an app role (roles) instead.",
+    )
+    API_ENTRA_FAILURE_CACHE_SECONDS: float = Field(
+        5.0, ge=0, le=300,
+        description="Seconds a failed read of Entra's OpenID configuration or signing keys is remembered: "
+        "meanwhile API requests with Entra tokens answer 503 at once instead of calling Entra again.",
+    )
     API_THROTTLE_RATE: str = Field(
         "600/min",
         pattern=r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$",

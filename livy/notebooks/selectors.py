@@ -22,7 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from livy import output
-from livy.models import Cell, Notebook, Statement
+from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb
 
 
@@ -99,6 +99,18 @@ def cell_statements_visible_to(user: Any) -> QuerySet[Statement]:
     )
 
 
+def downloadable_statements(user: Any) -> QuerySet[Statement]:
+    """Statements whose whole output (CSV, full text) ``user`` may download: those of their
+    own sessions (or every one, with ``livy.view_all_sessions``: :func:`livy.selectors.statements_visible_to`)
+    and those that ran a cell of a notebook they may read (:func:`cell_statements_visible_to`),
+    so a Viewer a notebook is shared with gets its cells' downloads; anyone else gets 404."""
+    from livy.selectors import statements_visible_to
+
+    own = statements_visible_to(user).values("pk")
+    shared = cell_statements_visible_to(user).values("pk")
+    return Statement.objects.select_related("session", "author").filter(Q(pk__in=own) | Q(pk__in=shared))
+
+
 def cell_run(stmt: Statement | None) -> ipynb.CellRun | None:
     """A cell's last statement as the export needs it (its table through
     :func:`livy.output.result_table`), or None."""
@@ -120,3 +132,14 @@ def export_cells(notebook: Notebook) -> list[ipynb.NotebookCell]:
                            run=cell_run(c.last_statement))
         for c in cells_of(notebook)
     ]
+
+
+def runs_visible_to(user: Any) -> QuerySet[NotebookRun]:
+    """Notebook runs ``user`` may read: their own (also once the notebook was deleted), and
+    the runs of notebooks they may see (a run's outputs are its cells' outputs, which the
+    people a notebook is shared with see). Only the run's user moves it on or cancels it."""
+    if not getattr(user, "is_authenticated", False):
+        return NotebookRun.objects.none()
+    return NotebookRun.objects.select_related("notebook", "user").filter(
+        Q(user=user) | Q(notebook__in=notebooks_visible_to(user).values("pk"))
+    )

@@ -10,7 +10,10 @@ and sharing do not change the version (they do not touch the cells).
 Runs: :func:`queue_cells` sends code cells through :func:`livy.lifecycle.submit` (the one
 session per user, the same queueing, the same audit trail); each statement is linked to its
 cell (``Statement.cell``) and becomes the cell's ``last_statement``. Markdown cells are never
-sent.
+sent. A Run, Run all or Run from here is a :class:`~livy.models.NotebookRun`
+(:func:`start_run`): its statements go to Livy one at a time and the first that fails stops
+it (:func:`livy.lifecycle.settle_run`); :func:`cancel_run` is Cancel all and
+:func:`run_summary` its state, as the page and the API show it.
 
 Errors: :class:`NotebookError` (a bad title, kind, cell id, too many cells or too long a
 source; ``str(exc)`` is the message for the user), :class:`Conflict`,
@@ -32,7 +35,7 @@ from django.utils import timezone
 
 from livy import lifecycle
 from livy.forms import MAX_CODE_LENGTH
-from livy.models import Cell, Notebook, Statement
+from livy.models import Cell, Notebook, NotebookRun, SparkSession, Statement
 from livy.notebooks import ipynb
 from livy.remote.client import LivyClient
 from livy.remote.errors import LivyError
@@ -325,7 +328,8 @@ def set_parameters_cell(notebook: Notebook, cell: Cell | None, *, version: int) 
 
 # ----------------------------------------------------------------------------------- runs
 def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: LivyClient, *,
-                wait: float = 0.0, parameters: dict[str, Any] | None = None) -> list[Statement]:
+                wait: float = 0.0, parameters: dict[str, Any] | None = None,
+                run: NotebookRun | None = None) -> list[Statement]:
     """Run ``cells`` of ``notebook`` as ``user``, in notebook order: each code cell with code
     goes through :func:`livy.lifecycle.submit` (the user's session, started if needed; the
     statements queue while it starts and go out in order), linked to its cell, and becomes the
@@ -341,7 +345,45 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
     parameters cell, a statement with the values (:func:`livy.notebooks.ipynb.parameters_code`)
     is sent; it is linked to the parameters cell (``Statement.cell``) but is not its
     ``last_statement``, and is in the returned list. Raises :class:`NotebookError` when the
-    notebook has no parameters cell among ``cells``, or for a bad name or value."""
+    notebook has no parameters cell among ``cells``, or for a bad name or value.
+
+    ``run``: the :class:`~livy.models.NotebookRun` the statements belong to (they then go to
+    Livy one at a time: :func:`livy.lifecycle.dispatch_queued`); ``wait`` is then not used
+    (:func:`start_run` waits for the chain)."""
+    runnable, injected = _runnable(notebook, cells, parameters)
+    if run is not None:
+        wait = 0.0
+    statements: list[Statement] = []
+    floor = Statement.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    for i, cell in enumerate(runnable):
+        wait_here = wait if i == len(runnable) - 1 else 0.0
+        try:
+            if cell.source.strip():
+                stmt = lifecycle.submit(user, cell.source, client=client, kind=cell.kind,
+                                        wait=0.0 if injected and cell.is_parameters else wait_here, cell=cell,
+                                        run=run)
+                _link(cell, stmt)
+                statements.append(stmt)
+            if injected and cell.is_parameters:
+                statements.append(lifecycle.submit(user, injected, client=client, kind=cell.kind, cell=cell,
+                                                   wait=wait_here, run=run))
+        except LivyError:
+            kept = Statement.objects.filter(cell=cell, pk__gt=floor).order_by("-pk").first()
+            if kept is not None and kept.code == cell.source:
+                _link(cell, kept)
+            raise
+    return statements
+
+
+def _link(cell: Cell, stmt: Statement) -> None:
+    Cell.objects.filter(pk=cell.pk).update(last_statement=stmt)
+    cell.last_statement = stmt
+
+
+def _runnable(notebook: Notebook, cells: Iterable[Cell],
+              parameters: dict[str, Any] | None) -> tuple[list[Cell], str]:
+    """The code cells of ``cells`` to send, in notebook order, and the injected parameters
+    code ("" without parameters). Raises :class:`NotebookError` (see :func:`queue_cells`)."""
     chosen = sorted(cells, key=lambda c: (c.position, c.pk))
     if any(c.notebook_id != notebook.pk for c in chosen):
         raise NotebookError("That cell is not in this notebook.")
@@ -355,27 +397,132 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
             injected = ipynb.parameters_code(holder.kind, parameters)
         except ipynb.NotebookFileError as exc:
             raise NotebookError(str(exc)) from exc
-    statements: list[Statement] = []
-    floor = Statement.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    for i, cell in enumerate(runnable):
-        wait_here = wait if i == len(runnable) - 1 else 0.0
-        try:
-            if cell.source.strip():
-                stmt = lifecycle.submit(user, cell.source, client=client, kind=cell.kind,
-                                        wait=0.0 if injected and cell.is_parameters else wait_here, cell=cell)
-                _link(cell, stmt)
-                statements.append(stmt)
-            if injected and cell.is_parameters:
-                statements.append(lifecycle.submit(user, injected, client=client, kind=cell.kind, cell=cell,
-                                                   wait=wait_here))
-        except LivyError:
-            kept = Statement.objects.filter(cell=cell, pk__gt=floor).order_by("-pk").first()
-            if kept is not None and kept.code == cell.source:
-                _link(cell, kept)
-            raise
-    return statements
+    return runnable, injected
 
 
-def _link(cell: Cell, stmt: Statement) -> None:
-    Cell.objects.filter(pk=cell.pk).update(last_statement=stmt)
-    cell.last_statement = stmt
+# ------------------------------------------------------------------------------ run resource
+def start_run(notebook: Notebook, user: Any, client: LivyClient, *, mode: str = NotebookRun.ALL,
+              cell: Cell | None = None, parameters: dict[str, Any] | None = None,
+              wait: float = 0.0) -> NotebookRun:
+    """Start a :class:`~livy.models.NotebookRun` of ``notebook`` by ``user`` in their Livy
+    session (started if needed): ``mode`` ``all`` (every code cell), ``from`` (``cell`` and
+    the cells after it) or ``cell`` (``cell`` alone); ``parameters`` (a JSON object of names
+    to values, papermill's convention) injects a statement after the parameters cell. Each
+    code cell becomes a queued statement of the run, linked to its cell (its new
+    ``last_statement``); they go to Livy one at a time in notebook order and the first that
+    ends not OK stops the run ("Not run: cell N failed": :func:`livy.lifecycle.settle_run`).
+
+    ``wait`` (seconds, e.g. ``LIVY_RUN_WAIT``): the call drives the chain that long (each
+    statement that finishes sends the next in this request: :func:`livy.lifecycle.dispatch`),
+    so a short Run all comes back finished; later statements go out with the page's dispatch
+    polls or the API's ``GET /runs/{id}`` by the owner. Returns the run (settled).
+
+    Raises :class:`NotebookError` for a bad ``mode``, a missing ``cell``, a cell of another
+    notebook or bad parameters (no run is created). Raises :class:`LivyError` when no
+    session could be had or Livy failed mid-way; the run is kept (``failed``, the code kept
+    as ``failed`` statements: nothing typed is lost) and is ``exc.run``."""
+    if mode not in (NotebookRun.ALL, NotebookRun.FROM, NotebookRun.CELL):
+        raise NotebookError(f"Unknown run mode {mode!r} (one of all, from, cell).")
+    if mode != NotebookRun.ALL and (cell is None or cell.notebook_id != notebook.pk):
+        raise NotebookError("Say which cell of this notebook to run.")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise NotebookError("Parameters must be a JSON object of names to values.")
+    cells = list(notebook.cells.order_by("position", "pk"))
+    if mode == NotebookRun.FROM and cell is not None:
+        cells = [c for c in cells if (c.position, c.pk) >= (cell.position, cell.pk)]
+    elif mode == NotebookRun.CELL and cell is not None:
+        cells = [c for c in cells if c.pk == cell.pk]
+    _runnable(notebook, cells, parameters or None)  # refuse bad parameters before anything is written
+    run = NotebookRun.objects.create(notebook=notebook, user=user, mode=mode, parameters=parameters or None)
+    try:
+        queue_cells(notebook, cells, user, client, parameters=parameters or None, run=run)
+    except LivyError as exc:
+        lifecycle.settle_run(run)
+        run.refresh_from_db()
+        exc.run = run  # type: ignore[attr-defined]
+        raise
+    run = lifecycle.settle_run(run)
+    if wait > 0 and not run.is_finished:
+        drive_run(run, client, wait=wait)
+        run = lifecycle.settle_run(run)
+    return run
+
+
+def drive_run(run: NotebookRun, client: LivyClient, *, wait: float = 0.0) -> NotebookRun:
+    """The owner's request that moves ``run`` on (the page's dispatch poll, the API's ``GET
+    /runs/{id}``): each session with a statement of the run is refreshed and its queued
+    statements sent, holding up to ``wait`` seconds to send the next cells as the running
+    ones finish (:func:`livy.lifecycle.dispatch`). Call only for the run's user. Raises
+    :class:`LivyError` when Livy cannot be reached (rows stay as they were)."""
+    sessions = SparkSession.objects.filter(statements__run=run).distinct()
+    for session in sessions:
+        lifecycle.dispatch(session, client=client, wait=wait, force=True)
+    return lifecycle.settle_run(run)
+
+
+def cancel_run(run: NotebookRun, client: LivyClient, actor: Any = None) -> NotebookRun:
+    """Cancel all: the run's queued statements are cancelled and its running ones cancelled
+    on Livy (:func:`livy.lifecycle.cancel_run`); ``actor`` the user asking (None: its user).
+    Returns the run, ``cancelled`` unless it had finished. Raises :class:`LivyError` when
+    Livy cannot be reached for a running statement."""
+    return lifecycle.cancel_run(run, client=client, actor=actor)
+
+
+def current_run(notebook: Notebook) -> NotebookRun | None:
+    """The notebook's latest run, or None."""
+    return notebook.runs.order_by("-created_at", "-pk").first()
+
+
+def run_summary(run: NotebookRun) -> dict[str, Any]:
+    """The run as JSON (the API's ``GET /runs/{id}`` body and the page's notice), settled
+    first (:func:`livy.lifecycle.settle_run`)::
+
+        {"id": int, "notebook_id": int | None, "mode": "all" | "from" | "cell",
+         "state": "running" | "succeeded" | "failed" | "cancelled", "parameters": {...} | None,
+         "created_at": ISO 8601, "finished_at": ISO 8601 | None,
+         "failed_cell": {"id": int, "position": int, "number": int} | None, "message": str,
+         "cells": [{"cell_id": int | None, "position": int | None, "kind": str,
+                    "injected": bool, "state": str, "statement_id": int,
+                    "error": str}, ...]}
+
+    ``cells`` has one entry per statement of the run, in order (``injected``: the parameters
+    statement; ``cell_id`` None once the cell was deleted); ``state`` is the statement's
+    (``queued``, ``running``, ``available``, ``error``, ``cancelled``, ``failed``, ...)."""
+    run = lifecycle.settle_run(run)
+    statements = list(run.statements.select_related("cell").order_by("pk"))
+    entries = []
+    seen: set[int] = set()
+    for stmt in statements:
+        injected = stmt.cell_id is not None and stmt.cell_id in seen
+        if stmt.cell_id is not None:
+            seen.add(stmt.cell_id)
+        entries.append({
+            "cell_id": stmt.cell_id, "position": stmt.cell.position if stmt.cell else None,
+            "kind": stmt.kind, "injected": injected, "state": stmt.state, "statement_id": stmt.pk,
+            "error": f"{stmt.error_name}: {stmt.error_value}" if stmt.error_name else "",
+        })
+    failed = run.failed_cell
+    return {
+        "id": run.pk, "notebook_id": run.notebook_id, "mode": run.mode, "state": run.state,
+        "parameters": run.parameters,
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "failed_cell": {"id": failed.pk, "position": failed.position, "number": failed.position + 1}
+        if failed is not None else None,
+        "message": run_message(run),
+        "cells": entries,
+    }
+
+
+def run_message(run: NotebookRun) -> str:
+    """One line for the user about ``run`` ("Run all stopped: cell 3 failed.", ...)."""
+    label = dict(NotebookRun.MODE_CHOICES).get(run.mode, "Run")
+    if run.state == NotebookRun.FAILED:
+        if run.failed_cell is not None:
+            return f"{label} stopped: cell {run.failed_cell.position + 1} failed."
+        return f"{label} stopped: a cell failed."
+    if run.state == NotebookRun.CANCELLED:
+        return f"{label} was cancelled."
+    if run.state == NotebookRun.SUCCEEDED:
+        return f"{label} finished."
+    return f"{label} is running."

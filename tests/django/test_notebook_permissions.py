@@ -49,6 +49,10 @@ NOTEBOOK_MATRIX = [
     ("livy:notebook_share", "get", True, _row(owner=200, shared=403, admin=403)),
     ("livy:notebook_share", "post", True, CHANGE),
     ("livy:notebook_save", "post", True, _row(owner=200, shared=403, admin=403)),
+    # The notebook page's runs: the owner only (a bad mode: 400, checked after the permission).
+    ("livy:notebook_run", "post", True, _row(owner=400, shared=403, admin=403)),
+    ("livy:notebook_poll", "post", True, _row(owner=200, shared=403, admin=403)),
+    ("livy:notebook_cancel", "post", True, _row(owner=200, shared=403, admin=403)),
 ]
 NOTEBOOK_URL_NAMES = {name for name, *_ in NOTEBOOK_MATRIX}
 
@@ -71,6 +75,10 @@ def _data(name: str, notebook: Notebook):
     if name == "livy:notebook_save":
         cells = [{"id": c.pk, "kind": c.kind, "source": c.source} for c in selectors.cells_of(notebook)]
         return json.dumps({"version": notebook.version, "cells": cells}), "application/json"
+    if name == "livy:notebook_run":
+        return json.dumps({"mode": "sideways"}), "application/json"
+    if name in ("livy:notebook_poll", "livy:notebook_cancel"):
+        return json.dumps({"known": {}}), "application/json"
     return {}, None
 
 
@@ -119,3 +127,36 @@ def test_the_django_admin_lists_and_searches_notebooks_with_read_only_cells(clie
     change = client.get(f"/admin/livy/notebook/{notebook.pk}/change/").content.decode()
     assert "regions = 3" in change and 'name="cells-0-source"' not in change  # shown, not editable
     assert client.get("/admin/livy/notebook/add/").status_code == 403
+
+
+def _cell_statement(notebook, output, index=3):
+    from livy.models import Cell, SparkSession, Statement
+    from tests.support.livy_json import session_row
+
+    cell = selectors.cells_of(notebook)[index]
+    session = SparkSession.objects.filter(owner=notebook.owner).first() or session_row(notebook.owner)
+    stmt = Statement.objects.create(session=session, author=notebook.owner, code=cell.source,
+                                    cell=cell, state="available", output=output)
+    Cell.objects.filter(pk=cell.pk).update(last_statement=stmt)
+    return stmt
+
+
+@pytest.mark.parametrize("role,status", [("owner", 200), ("shared", 200), ("admin", 200), ("other", 404),
+                                         ("viewer", 404)])
+def test_cell_downloads_work_for_those_the_notebook_is_shared_with(client, world, role, status):
+    from livy.output import TABLE_MIME
+
+    users, notebook = world
+    table = _cell_statement(notebook, {"status": "ok", "data": {TABLE_MIME: {
+        "headers": [{"name": "n", "type": "INT_TYPE"}], "data": [[41], [42]]}}})
+    long_text = _cell_statement(notebook, {"status": "ok", "data": {"text/plain": "x" * 10}}, index=2)
+    client.force_login(users[role])
+    csv = client.get(reverse("livy:statement_csv", args=[table.pk]))
+    text = client.get(reverse("livy:statement_output", args=[long_text.pk]))
+    assert (csv.status_code, text.status_code) == (status, status)
+    if status == 200:
+        assert b"".join(csv.streaming_content).decode().splitlines() == ["n", "41", "42"]
+    # And the page the shared viewer reads links to them.
+    if role == "shared":
+        body = client.get(reverse("livy:notebook_detail", args=[notebook.pk])).content.decode()
+        assert reverse("livy:statement_csv", args=[table.pk]) in body

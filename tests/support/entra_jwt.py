@@ -44,6 +44,7 @@ class FakeTenant:
     def __init__(self, mock: responses.RequestsMock):
         self.keys = [SigningKey("key-1")]
         self.jwks_reads = 0
+        self.mock = mock
         mock.add(responses.GET, DISCOVERY, json={
             "token_endpoint": f"{LOGIN}/{TENANT}/oauth2/v2.0/token", "jwks_uri": JWKS_URI,
             "issuer": f"{LOGIN}/{TENANT}/v2.0", "id_token_signing_alg_values_supported": ["RS256"],
@@ -59,6 +60,8 @@ class FakeTenant:
 
     def claims(self, *, app: bool = False, roles: list[str] | None = None, version: str = "2.0",
                **overrides: Any) -> dict[str, Any]:
+        """Claims of an access token of the API: delegated (``scp``), or app-only (``app``:
+        ``idtyp=app``, ``roles`` default ``["Livy.Viewer"]``); ``overrides`` set (None: drop) claims."""
         now = int(time.time())
         oid = str(uuid.uuid4())
         claims: dict[str, Any] = {
@@ -70,7 +73,9 @@ class FakeTenant:
             "oid": oid, "rh": "0.AXoA.", "tid": TENANT, "uti": uuid.uuid4().hex[:22], "ver": version,
         }
         if app:
-            claims.update({"sub": oid, "idtyp": "app", "roles": roles or []})
+            # Entra leaves "roles" out of an app token when no app role is granted (roles=[]).
+            granted = ["Livy.Viewer"] if roles is None else roles
+            claims.update({"sub": oid, "idtyp": "app", "roles": granted or None})
         else:
             claims.update({"sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "scp": "access_as_user",
                            "name": "Erin Editor", "given_name": "Erin", "family_name": "Editor",
@@ -84,3 +89,17 @@ class FakeTenant:
               kid: str | None = None) -> str:
         key = key or self.keys[0]
         return jwt.encode(claims, key.private, algorithm=alg, headers={"kid": kid or key.kid, "typ": "JWT"})
+
+    def id_token_claims(self, **overrides: Any) -> dict[str, Any]:
+        """Claims of the app's own v2 ID token for a user (what browser sign-in receives): the same
+        ``aud`` (CLIENT_ID) and ``iss``, app roles in ``roles``, but no ``scp`` and no ``idtyp``."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "aud": CLIENT_ID, "iss": f"{LOGIN}/{TENANT}/v2.0", "iat": now, "nbf": now, "exp": now + 3600,
+            "name": "Erin Editor", "nonce": uuid.uuid4().hex, "oid": str(uuid.uuid4()),
+            "preferred_username": "erin@contoso.com", "upn": "erin@contoso.com", "rh": "0.AXoA.",
+            "roles": ["Livy.Admin"], "sid": str(uuid.uuid4()), "sub": "pairwise-subject-of-erin",
+            "tid": TENANT, "uti": uuid.uuid4().hex[:22], "ver": "2.0",
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}

@@ -7,6 +7,7 @@
 //   cell.js       a cell: editor (code-editor.js, keyboard.js) + Run + output area; mount() API
 //   outputs.js    long outputs folded, tables' charts (charts.js)
 //   fragment.js   fragment requests (X-Livy-Fragment) and swaps; notices.js, heartbeat.js, clock.js
+//   notebook-page.js  the owner's notebook page (#nb-cells): cells, autosave, runs
 //
 // window.LivyNotebook (for tests, benchmarks and a page's own module):
 //   poller     the page's AdaptivePoller (timer, inflight, actions, polls), or null
@@ -14,6 +15,7 @@
 //   editor     the first cell's EditorHandle (the console's editor), or null
 //   mount(el, options)  cell.mount with this page (see cell.js)
 //   clearDrafts()       removes every draft;  readyAt: performance.now() when set up
+//   notebookPage        the notebook page's handle (notebook-page.js), or null
 // and <html data-notebook-ready="true"> once set up.
 import { $, $all } from "./dom.js";
 import { clearDrafts } from "./drafts.js";
@@ -21,9 +23,11 @@ import { LivePage } from "./live.js";
 import { mount } from "./cell.js";
 import { notice } from "./notices.js";
 import { handleOutputClick } from "./outputs.js";
+import { setupNotebookPage } from "./notebook-page.js";
 
 function setup() {
-  const api = { poller: null, page: null, cells: [], editor: null, mount: null, clearDrafts, readyAt: null };
+  const api = { poller: null, page: null, cells: [], editor: null, mount: null, clearDrafts, readyAt: null,
+                notebookPage: null };
   window.LivyNotebook = api;
   if (document.body.getAttribute("data-signed-in") === "false") clearDrafts();
 
@@ -42,6 +46,11 @@ function setup() {
     }
     api.editor = page.cells[0]?.editor ?? null;
     page.start();
+  }
+
+  const notebookCells = $("#nb-cells.nb-edit");
+  if (notebookCells) {
+    try { api.notebookPage = setupNotebookPage(notebookCells); } catch (error) { console.error(error); }
   }
 
   document.addEventListener("submit", (event) => {

@@ -63,9 +63,15 @@ def bearer(client):
             return client.delete(url, headers=self.headers, **kw)
 
         def post(self, url, data=None, content_type="application/json", **kw):
-            import json
+            return client.post(url, _json(data), content_type=content_type, headers=self.headers, **kw)
 
-            body = data if isinstance(data, (bytes, str)) or data is None else json.dumps(data)
-            return client.post(url, body, content_type=content_type, headers=self.headers, **kw)
+        def put(self, url, data=None, content_type="application/json", **kw):
+            return client.put(url, _json(data), content_type=content_type, headers=self.headers, **kw)
 
     return Bearer
+
+
+def _json(data):
+    import json
+
+    return data if isinstance(data, (bytes, str)) or data is None else json.dumps(data)

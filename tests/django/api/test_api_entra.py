@@ -11,7 +11,7 @@ import responses
 from django.contrib.auth import get_user_model
 
 from api import entra
-from tests.support.entra_jwt import FakeTenant, SigningKey
+from tests.support.entra_jwt import DISCOVERY, JWKS_URI, FakeTenant, SigningKey
 from tests.support.fakes_entra import CLIENT_ID, TENANT, configure_entra
 
 pytestmark = pytest.mark.django_db
@@ -46,17 +46,79 @@ def test_a_service_principal_gets_its_groups_from_app_roles(client, tenant):
     # It may run code (Editors) ...
     assert client.post("/api/v1/statements", {"code": ""}, content_type="application/json",
                        headers={"Authorization": f"Bearer {tenant.token(claims)}"}).status_code == 422
-    # ... and loses the group when the role is taken away (a new token without it).
-    without_role = tenant.claims(app=True, roles=[], oid=claims["oid"], sub=claims["oid"])
-    call(client, tenant.token(without_role))
-    assert not sp.groups.exists()
+    # ... and loses the group when the role is taken away (a new token with another role).
+    demoted = tenant.claims(app=True, roles=["Livy.Viewer"], oid=claims["oid"], sub=claims["oid"])
+    call(client, tenant.token(demoted))
+    assert set(sp.groups.values_list("name", flat=True)) == {"Viewers"}
 
 
-def test_a_service_principal_without_roles_may_not_run_code(client, tenant):
-    token = tenant.token(tenant.claims(app=True, roles=[]))
+def test_a_service_principal_with_only_an_unmapped_role_may_not_run_code(client, tenant):
+    token = tenant.token(tenant.claims(app=True, roles=["Some.Other.Role"]))
     response = client.post("/api/v1/statements", {"code": "1"}, content_type="application/json",
                            headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+
+
+def test_an_app_token_without_any_app_role_is_refused(client, tenant):
+    # Entra leaves "roles" out when no app role is granted to the service principal.
+    refused(call(client, tenant.token(tenant.claims(app=True, roles=[]))), "app role")
+
+
+# ------------------------------------------------- access tokens only (not the app's ID token)
+def test_the_apps_own_id_token_is_refused(client, tenant, django_user_model):
+    """Same aud and iss as an access token, and app roles: without the scp/idtyp rules it would
+    sign in as erin with the Administrators role."""
+    refused(call(client, tenant.token(tenant.id_token_claims())), "an ID token is not accepted")
+    assert not django_user_model.objects.filter(username="erin@contoso.com").exists()
+
+
+def test_an_id_token_without_roles_is_refused(client, tenant):
+    refused(call(client, tenant.token(tenant.id_token_claims(roles=None))), "not an access token")
+
+
+def test_a_delegated_token_needs_this_apis_scope(client, tenant):
+    refused(call(client, tenant.token(tenant.claims(scp="User.Read openid"))), "scope 'access_as_user'")
+
+
+def test_the_scope_is_configurable_and_one_of_several(client, tenant, settings):
+    settings.CONFIG = settings.CONFIG.model_copy(update={"API_ENTRA_SCOPE": "Livy.Run"})
+    refused(call(client, tenant.token(tenant.claims())), "scope 'Livy.Run'")
+    assert call(client, tenant.token(tenant.claims(scp="User.Read Livy.Run"))).status_code == 200
+
+
+def test_a_v2_app_token_needs_idtyp_app(client, tenant):
+    refused(call(client, tenant.token(tenant.claims(app=True, idtyp=None))), "idtyp")
+
+
+def test_an_app_token_cannot_carry_scopes(client, tenant):
+    refused(call(client, tenant.token(tenant.claims(app=True, scp="access_as_user"))), "cannot carry")
+
+
+def test_a_v1_app_token_without_idtyp_is_told_apart_by_oid_and_sub(client, tenant):
+    v1 = tenant.claims(app=True, version="1.0", idtyp=None)
+    assert call(client, tenant.token(v1)).status_code == 200
+    refused(call(client, tenant.token({**v1, "sub": "someone-else"})), "oid must equal sub")
+
+
+# ----------------------------------------------------------- delegated tokens and groups
+def test_a_delegated_token_without_roles_takes_away_stale_groups(client, tenant, django_user_model):
+    from django.contrib.auth.models import Group
+
+    erin = django_user_model.objects.create_user("erin@contoso.com", is_staff=True)
+    erin.groups.add(Group.objects.get(name="Administrators"))  # from an earlier sign-in
+    assert call(client, tenant.token(tenant.claims())).status_code == 200  # no roles claim: no app role now
+    erin.refresh_from_db()
+    assert not erin.groups.exists() and not erin.is_staff
+    # So a role removed in Entra is removed here, not kept from the last browser sign-in.
+    response = client.post("/api/v1/sessions", headers={"Authorization": f"Bearer {tenant.token(tenant.claims())}"})
+    assert response.status_code == 403
+
+
+def test_a_delegated_token_with_group_overage_is_refused(client, tenant, settings):
+    configure_entra(settings, ROLES={"9f1c0000-0000-0000-0000-000000000001": "Editors"},
+                    ENTRA_GROUP_ATTRIBUTE="groups")
+    claims = tenant.claims(_claim_names={"groups": "src1"}, _claim_sources={"src1": {"endpoint": "https://graph"}})
+    refused(call(client, tenant.token(claims)), "group overage")
 
 
 def test_a_delegated_token_is_the_browser_user(client, tenant, django_user_model):
@@ -160,6 +222,47 @@ def test_delegated_token_without_the_user_name_claim_is_refused(client, tenant):
     refused(call(client, tenant.token(tenant.claims(upn=None))), "'upn' claim")
 
 
+def test_entra_unreachable_is_503_and_not_asked_again_at_once(client, settings, roles, monkeypatch):
+    import requests
+
+    configure_entra(settings, ROLES=ROLES, ENTRA_GROUP_ATTRIBUTE="roles")
+    settings.CONFIG = settings.CONFIG.model_copy(update={"API_ENTRA_FAILURE_CACHE_SECONDS": 5.0})
+    now = [1000.0]
+    monkeypatch.setattr(entra, "_clock", lambda: now[0])
+    key = SigningKey("key-1")
+    token = jwt.encode({"sub": "x"}, key.private, algorithm="RS256", headers={"kid": "key-1"})
+    with responses.RequestsMock() as mock:
+        down = mock.add(responses.GET, DISCOVERY, body=requests.ConnectionError("down"))
+        answers = [call(client, token) for _ in range(3)]
+        assert down.call_count == 1  # the failure is remembered: no call per request
+        for response in answers:
+            assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+            assert "Entra ID cannot be reached" in response.json()["detail"]
+            assert response.json()["type"].endswith("/auth-unavailable")
+        assert answers[0]["Retry-After"] == "5"
+        now[0] += 5.5  # the pause is over: Entra is asked again
+        call(client, token)
+        assert down.call_count == 2
+
+
+def test_unreadable_keys_are_remembered_too_and_cached_keys_keep_working(client, tenant, monkeypatch):
+    import requests
+
+    now = [1000.0]
+    monkeypatch.setattr(entra, "_clock", lambda: now[0])
+    monkeypatch.setattr(entra, "JWKS_REFRESH_COOLDOWN", 0.0)
+    good = tenant.token(tenant.claims(app=True))
+    assert call(client, good).status_code == 200 and tenant.jwks_reads == 1
+    tenant_mock = tenant.mock
+    tenant_mock.replace(responses.GET, JWKS_URI, body=requests.ConnectionError("down"))  # Entra goes down
+    rotated = SigningKey("key-2")
+    for _ in range(3):  # unknown kid: a refresh is needed, and fails
+        response = call(client, tenant.token(tenant.claims(app=True), key=rotated))
+        assert response.status_code == 503
+    assert len([c for c in tenant_mock.calls if c.request.url == JWKS_URI]) == 2  # 1 good + 1 failed
+    assert call(client, good).status_code == 200  # the cached key still checks known tokens
+
+
 def test_entra_unreachable_is_503(client, settings, roles):
     import requests
 
@@ -177,3 +280,14 @@ def test_jwts_are_refused_when_entra_is_not_configured(client, db):
     key = SigningKey("key-1")
     token = jwt.encode({"sub": "x"}, key.private, algorithm="RS256", headers={"kid": "key-1"})
     refused(call(client, token), "not configured")
+
+
+def test_without_a_roles_mapping_a_delegated_token_leaves_groups_alone(client, tenant, settings, django_user_model):
+    from django.contrib.auth.models import Group
+
+    configure_entra(settings, ROLES={}, ENTRA_GROUP_ATTRIBUTE="groups")
+    erin = django_user_model.objects.create_user("erin@contoso.com")
+    erin.groups.add(Group.objects.get(name="Editors"))  # given by an administrator
+    claims = tenant.claims(_claim_names={"groups": "src1"})  # overage does not matter without a mapping
+    assert call(client, tenant.token(claims)).status_code == 200
+    assert set(erin.groups.values_list("name", flat=True)) == {"Editors"}

@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 
 from api.routes import api
-from livy.models import SparkSession, Statement
+from livy.models import Batch, NotebookRun, SparkSession, Statement
+from livy.notebooks import service as notebooks
+from livy.notebooks.ipynb import NotebookCell
 from tests.support.entra_jwt import FakeTenant
 from tests.support.fakes_entra import configure_entra
-from tests.support.livy_json import LIVY, session_json, statement_json
+from tests.support.livy_json import LIVY, batch_json, batch_log_json, session_json, statement_json
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +30,34 @@ MATRIX = {
     ("get", "/api/v1/statements/{statement_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=200),
     ("post", "/api/v1/statements/{statement_id}/cancel"): dict(anonymous=401, viewer=404, editor=202, other=404,
                                                                 admin=202),
+    # Spark jobs: every operation needs livy.submit_batch (Viewers: 403, as every Jobs page).
+    ("get", "/api/v1/batches"): dict(anonymous=401, viewer=403, editor=200, other=200, admin=200),
+    ("post", "/api/v1/batches"): dict(anonymous=401, viewer=403, editor=202, other=202, admin=202),
+    ("get", "/api/v1/batches/{batch_id}"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
+    ("delete", "/api/v1/batches/{batch_id}"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
+    ("get", "/api/v1/batches/{batch_id}/log"): dict(anonymous=401, viewer=403, editor=200, other=404, admin=200),
+    # Notebooks: the pages' rules (only the owner changes; admins read; not shared: 404).
+    ("get", "/api/v1/notebooks"): dict(anonymous=401, viewer=200, editor=200, other=200, admin=200),
+    ("post", "/api/v1/notebooks"): dict(anonymous=401, viewer=403, editor=201, other=201, admin=201),
+    ("get", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=200),
+    ("put", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=403),
+    ("delete", "/api/v1/notebooks/{notebook_id}"): dict(anonymous=401, viewer=404, editor=204, other=404, admin=403),
+    ("get", "/api/v1/notebooks/{notebook_id}.ipynb"): dict(anonymous=401, viewer=404, editor=200, other=404,
+                                                           admin=200),
+    # Notebook runs: only the owner runs (admins read); a run is read by those who see its notebook.
+    ("post", "/api/v1/notebooks/{notebook_id}/runs"): dict(anonymous=401, viewer=404, editor=202, other=404,
+                                                           admin=403),
+    ("get", "/api/v1/runs/{run_id}"): dict(anonymous=401, viewer=404, editor=200, other=404, admin=200),
+    ("post", "/api/v1/runs/{run_id}/cancel"): dict(anonymous=401, viewer=404, editor=202, other=404, admin=403),
+}
+#: The JSON body each POST or PUT sends.
+BODIES = {
+    "/api/v1/statements": {"code": "print(1)"},
+    "/api/v1/batches": {"file": "hdfs:///jobs/etl.py"},
+    "/api/v1/notebooks": {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                          "cells": [{"cell_type": "code", "id": "c1", "source": "1", "metadata": {}, "outputs": [],
+                                     "execution_count": None}]},
+    "/api/v1/notebooks/{notebook_id}": {"version": 1, "cells": [{"source": "changed()"}]},
 }
 # Public: the description and its docs page.
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
@@ -46,7 +76,16 @@ def world(people, livy_api):
     livy_api.get(f"{LIVY}/sessions/4/statements/1", json=statement_json(1, "running", "print(1)"))
     livy_api.delete(f"{LIVY}/sessions/4", json={"msg": "deleted"})
     livy_api.post(f"{LIVY}/sessions", status=201, json=session_json(9, "starting"))
-    return session, stmt
+    batch = Batch.objects.create(owner=erin, backend="apache", endpoint=LIVY, livy_id="5", name="erins-job",
+                                 label="erins-job", state="running", request={"file": "hdfs:///secret.py"})
+    livy_api.get(f"{LIVY}/batches/5", json=batch_json(5, "running", name="erins-job"))
+    livy_api.get(f"{LIVY}/batches/5/log", json=batch_log_json(5, [SECRET_CODE], []))
+    livy_api.delete(f"{LIVY}/batches/5", json={"msg": "deleted"})
+    livy_api.post(f"{LIVY}/batches", status=201, json=batch_json(6, "starting", name="x"))
+    notebook = notebooks.create(erin, title="erins-notebook", cells=[NotebookCell("pyspark", SECRET_CODE)])
+    run = NotebookRun.objects.create(notebook=notebook, user=erin, state=NotebookRun.SUCCEEDED)
+    return {"session_id": session.pk, "statement_id": stmt.pk, "batch_id": batch.pk, "notebook_id": notebook.pk,
+            "run_id": run.pk}
 
 
 def test_matrix_covers_every_operation():
@@ -79,12 +118,11 @@ def credential(request, token_of, people, settings, livy_api):
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("operation", sorted(MATRIX))
 def test_api_matrix(bearer, credential, world, role, operation):
-    session, stmt = world
     method, template = operation
-    url = template.format(session_id=session.pk, statement_id=stmt.pk)
+    url = template.format(**world)
     client = bearer(None if role == "anonymous" else credential(role))
-    if method == "post":
-        response = client.post(url, {"code": "print(1)"} if url.endswith("/statements") else None)
+    if method in ("post", "put"):
+        response = getattr(client, method)(url, BODIES.get(template))
     else:
         response = getattr(client, method)(url)
     want = MATRIX[operation][role]
@@ -93,7 +131,8 @@ def test_api_matrix(bearer, credential, world, role, operation):
         assert response["Content-Type"] == "application/problem+json"
     if role in ("viewer", "other"):
         body = response.content.decode()
-        assert SECRET_CODE not in body and "erins-session" not in body
+        assert SECRET_CODE not in body and "erins-session" not in body and "erins-job" not in body
+        assert "erins-notebook" not in body
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -104,8 +143,7 @@ def test_docs_and_description_are_public(bearer, token_of, people, role, operati
 
 
 def test_admin_sees_everyones_sessions_and_others_only_their_own(bearer, token_of, world):
-    session, _ = world
-    assert [s["id"] for s in bearer(token_of("admin")).get("/api/v1/sessions").json()["items"]] == [session.pk]
+    assert [s["id"] for s in bearer(token_of("admin")).get("/api/v1/sessions").json()["items"]] == [world["session_id"]]
     assert bearer(token_of("admin")).get("/api/v1/sessions?mine=true").json()["items"] == []
     assert bearer(token_of("other")).get("/api/v1/sessions").json()["items"] == []
     assert bearer(token_of("other")).get("/api/v1/statements").json()["items"] == []

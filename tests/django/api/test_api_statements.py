@@ -123,3 +123,14 @@ def test_livy_throttling_is_429_with_retry_after(bearer, token_of, people, livy_
     response = bearer(token_of("editor")).post("/api/v1/sessions")
     assert response.status_code == 429 and response["Retry-After"] == "7", response.content
     assert response.json()["status"] == 429
+
+
+def test_the_sessions_list_is_newest_first_and_paginates(bearer, token_of, people):
+    erin = people["editor"]
+    made = [SparkSession.objects.create(owner=erin, backend="apache", endpoint=LIVY, livy_id=str(n),
+                                        name=f"s{n}", state="dead", active=False).pk for n in range(3)]
+    client = bearer(token_of("editor"))
+    page1 = client.get("/api/v1/sessions?limit=2").json()
+    page2 = client.get(f"/api/v1/sessions?limit=2&cursor={page1['next_cursor']}").json()
+    assert [s["id"] for s in page1["items"] + page2["items"]] == made[::-1]
+    assert page2["next_cursor"] is None
