@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Status
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.params.functions import Query as QueryParam
 from pydantic import Field
 
@@ -22,13 +22,17 @@ from api import services
 from api.batch_inputs import MULTIPART_FIELDS, form_errors, form_from_json, form_from_multipart
 from api.common import COMMON, Cursor, Limit, caller, cursor_page, json_body, require
 from api.schemas import BatchIn, BatchLogOut, BatchOut, BatchPage, ValidationProblem, batch_out
-from livy import batch_selectors, batches
+from livy import batch_selectors, batches, uploads
 from livy.models import Batch
 from livy.remote.errors import LivyError, LivySignInRequired
 
 log = logging.getLogger(__name__)
 
 router = Router(tags=["batches"])
+
+# Job uploads are held to the Jobs page's limit before the body is read (livy/uploads.py):
+# a Content-Length over it is a 413 problem unread, a body that grows past it is cut.
+uploads.LIMITS["api/v1/batches"] = uploads.Declared(uploads.job_limit, back_to="")
 
 #: Most log lines one read of ``/log`` answers with (``size=-1``: every line up to this).
 MAX_LOG_LINES = 10_000
@@ -108,7 +112,13 @@ def submit_batch(request: HttpRequest, response: HttpResponse) -> Any:
     user = _allowed(request)
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
-        form = form_from_multipart(request.POST, request.FILES)
+        files = request.FILES
+        if message := uploads.stopped(request):
+            raise HttpError(413, message)
+        if refused := uploads.refusals(request):
+            raise ValidationError([{"loc": ["body", field], "msg": reason, "type": "upload_too_large"}
+                                   for field, reason in refused])
+        form = form_from_multipart(request.POST, files)
     elif content_type in ("application/json", "") or content_type.endswith("+json"):
         form = form_from_json(json_body(request, BatchIn))
     else:

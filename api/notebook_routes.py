@@ -28,11 +28,16 @@ from api.schemas import (
     cell_out,
     notebook_summary,
 )
+from livy import uploads
 from livy.models import Cell, Notebook
 from livy.notebook_views import _download_name
 from livy.notebooks import ipynb, selectors, service
 
 router = Router(tags=["notebooks"])
+
+# An imported notebook is held to NOTEBOOK_MAX_IMPORT_BYTES before the body is read
+# (livy/uploads.py), as on the import page.
+uploads.LIMITS["api/v1/notebooks"] = uploads.Declared(uploads.notebook_import_limit, back_to="")
 
 #: Media types of an nbformat body.
 IPYNB_TYPES = ("application/json", "application/x-ipynb+json")
@@ -62,6 +67,11 @@ def _import_bytes(request: HttpRequest) -> tuple[bytes, str]:
     content_type = request.content_type or ""
     if content_type == "multipart/form-data":
         upload = request.FILES.get("file")
+        if message := uploads.stopped(request):
+            raise HttpError(413, message)
+        if refused := uploads.refusals(request):
+            raise ValidationError([{"loc": ["body", field], "msg": reason, "type": "upload_too_large"}
+                                   for field, reason in refused])
         if upload is None or set(request.FILES) - {"file"} or set(request.POST):
             raise _file_error("Send the notebook as one multipart field named file (an .ipynb).")
         if upload.size is not None and upload.size > service.max_import_bytes():

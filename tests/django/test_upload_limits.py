@@ -148,6 +148,37 @@ def test_an_api_path_with_a_registered_limit_gets_a_problem_unread(erin, monkeyp
     assert response.json()["detail"].endswith("Nothing was received or stored.")
 
 
+def test_the_api_batch_upload_is_refused_unread_over_the_jobs_limit(erin, upload_dir):
+    """POST /api/v1/batches declares the Jobs page's limit: a body over it is a 413 problem
+    and is never read."""
+    response = _post_raw(erin, "/api/v1/batches", Exploding(), uploads.job_limit().body + 1)
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert "job files of up to 4 KB each" in response.json()["detail"]
+    assert not _stored_files(upload_dir) and not Batch.objects.exists()
+
+
+def test_the_api_batch_upload_drops_an_oversize_file_while_streaming(client, editor, upload_dir, temp_dir):
+    """Under the request limit but one file over the file limit: a 422 naming the file, nothing
+    stored, no temporary file left, no batch."""
+    from api import tokens
+
+    _row, token = tokens.issue(editor, "ci")
+    body = _part("name", "nightly") + _file_part("file", "huge.py", b"x" * 300_000) + _end()
+    response = _post_raw(client, "/api/v1/batches", CountingInput(body), len(body),
+                         HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 422
+    assert "huge.py is larger than 4 KB" in response.json()["detail"]
+    assert not _stored_files(upload_dir) and not list(temp_dir.iterdir())
+    assert not Batch.objects.exists()
+
+
+def test_the_api_notebook_import_is_refused_unread_over_its_limit(erin, settings):
+    settings.NOTEBOOK_MAX_IMPORT_BYTES = 2048
+    response = _post_raw(erin, "/api/v1/notebooks", Exploding(), 2048 + 64 * 1024 + 1)
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert not Notebook.objects.exists()
+
+
 def test_an_over_limit_notebook_import_is_refused_unread(erin, settings):
     settings.NOTEBOOK_MAX_IMPORT_BYTES = 2048
     response = _post_raw(erin, reverse("livy:notebook_import"), Exploding(), 2048 + 64 * 1024 + 1)

@@ -133,7 +133,7 @@ def test_bad_multipart_is_422(client, token_of, upload_dir, sent, data, field, m
 def test_an_oversize_upload_is_refused_with_the_limit(client, token_of, upload_dir, sent):
     response = client.post("/api/v1/batches", {"file": SimpleUploadedFile("big.py", b"#" * 5000)},
                            headers={"Authorization": f"Bearer {token_of('editor')}"})
-    assert response.status_code == 422 and "the largest upload accepted is 4 KB" in response.json()["detail"]
+    assert response.status_code == 422 and "big.py is larger than 4 KB" in response.json()["detail"]
 
 
 def test_other_content_types_and_broken_json(bearer, token_of, upload_dir):
