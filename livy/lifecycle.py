@@ -33,6 +33,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from livy.models import SparkSession, Statement
+from livy.remote.backends import BACKEND_CLASSES
 from livy.remote.client import LivyClient
 from livy.remote.errors import (
     LivyError,
@@ -67,7 +68,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "START_FAILED", "cancel", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive", "poll",
-    "refresh_unattended", "session_log_tail", "session_spec", "stop_session", "submit", "verify",
+    "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_spec", "stop_session", "submit",
+    "verify",
 ]
 
 
@@ -796,9 +798,31 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -
     """The last ``lines`` lines of the session's Livy log (``GET /sessions/{id}/log``).
 
     Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
-    :class:`LivyError`\\ s when it cannot be reached.
+    :class:`LivyError`\\ s when it cannot be reached. Returns [] without any Livy call on a
+    backend without that operation (``supports_log`` false: Fabric's swagger has none; the
+    page then says where the log is, see :func:`session_log_elsewhere`).
     """
+    if not client.backend.supports_log:
+        return []
     if not check_session(session, client, may_end=False).ours:
         raise LivyNotFound("Livy no longer has this session, so its log is gone.", status=404)
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines
+
+
+def session_log_elsewhere(session: SparkSession) -> str:
+    """Where the log of ``session`` is when its backend has no log operation (Fabric: its
+    Livy swagger has no ``GET /sessions/{id}/log``; the Livy and driver logs are in the
+    Fabric portal's Monitoring hub, per "Apache Spark application detail monitoring",
+    learn.microsoft.com/fabric/data-engineering/spark-detail-monitoring). Empty when the
+    backend has one. The text names the Livy id and Spark application id to search for."""
+    backend = BACKEND_CLASSES.get(session.backend)
+    if backend is None or backend.supports_log:
+        return ""
+    ids = f"Livy id {session.livy_id}" if session.livy_id else "its name"
+    if session.app_id:
+        ids += f", Spark application {session.app_id}"
+    return (
+        "Fabric's Livy API has no session log, so none is shown here. The Livy and driver logs are in the "
+        f"Fabric portal: Monitor (Monitoring hub) → this session ({session.name}; {ids}) → Logs."
+    )
