@@ -425,7 +425,7 @@ class _Reader:
             raise
         if end_if_statement_not_ours(session, stmt, livy, may_end=self.may_end):
             return False
-        if (livy.output is not None or _finished(livy)) and not self.proved:
+        if (livy.output is not None or _finished(livy, stmt)) and not self.proved:
             if not self.check().ours:
                 return False
         before = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
@@ -682,36 +682,44 @@ def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
     return None
 
 
-#: Seconds after Livy's ``completed`` stamp during which an ``available`` statement without
-#: output is still taken as running (see :func:`_output_pending`).
+#: Seconds after Livy's ``completed`` stamp (or, when Livy sends none, after the row was first
+#: seen ``available`` without output) during which such a statement is still taken as running
+#: (see :func:`_output_pending`).
 OUTPUT_LAG_SECONDS = 10.0
 
 
-def _output_pending(livy: LivyStatement, now: datetime | None = None) -> bool:
+def _output_pending(livy: LivyStatement, now: datetime | None = None, seen_at: datetime | None = None) -> bool:
     """True when Livy says ``available`` but the output is not there yet. Livy's REPL sets a
     statement's output before its state, yet the copy it sends to the server is serialised
     field by field in name order (Kryo: ``completed``, ..., ``output``, ..., ``state``), so a
     read during the switch can carry ``available`` with ``output`` null and ``completed`` 0
     (seen on a real Livy 0.9: ``%table`` shown finished and empty for good). Such a statement
     is read again; one still without output ``OUTPUT_LAG_SECONDS`` after its ``completed``
-    stamp is finished with no output (a server that answers so for good)."""
+    stamp is finished with no output (a server that answers so for good). Fabric's
+    ``StatementResponse`` has no ``completed`` at all: there the clock is ours, ``seen_at``
+    (when the row was first seen so; None: not yet, so still pending)."""
     if livy.state != StatementState.AVAILABLE or livy.output is not None:
         return False
-    if livy.completed is None:
+    since = livy.completed or seen_at
+    if since is None:
         return True
-    return ((now or timezone.now()) - livy.completed).total_seconds() < OUTPUT_LAG_SECONDS
+    return ((now or timezone.now()) - since).total_seconds() < OUTPUT_LAG_SECONDS
 
 
-def _finished(livy: LivyStatement) -> bool:
-    """True when Livy's statement is terminal with everything it will carry (its output)."""
-    return livy.state.is_terminal and not _output_pending(livy)
+def _finished(livy: LivyStatement, stmt: Statement | None = None) -> bool:
+    """True when Livy's statement is terminal with everything it will carry (its output);
+    ``stmt``: its row, whose ``available_seen_at`` is the clock when Livy sends no stamp."""
+    return livy.state.is_terminal and not _output_pending(livy, seen_at=stmt.available_seen_at if stmt else None)
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
     """Copy Livy's statement into ``stmt`` in memory; one whose output is still on its way
-    (:func:`_output_pending`) stays ``running``, so the next read fills it in."""
+    (:func:`_output_pending`) stays ``running``, so the next read fills it in. The first
+    such read without Livy's ``completed`` stamp (Fabric) sets ``available_seen_at``."""
     stmt.livy_id = livy.id
-    pending = _output_pending(livy)
+    if livy.state == StatementState.AVAILABLE and livy.output is None and livy.completed is None:
+        stmt.available_seen_at = stmt.available_seen_at or timezone.now()
+    pending = _output_pending(livy, seen_at=stmt.available_seen_at)
     stmt.state = (StatementState.RUNNING if pending else livy.state).value[:32]
     stmt.progress = livy.progress
     if livy.started:
@@ -772,7 +780,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
 
 #: Fields a Livy read updates on a statement row.
 _STATEMENT_SYNCED_FIELDS = ("livy_id", "state", "progress", "output", "error_name", "error_value", "traceback",
-                            "started_at", "completed_at")
+                            "started_at", "completed_at", "available_seen_at")
 
 
 def _save_statement(stmt: Statement, **conditions: Any) -> bool:

@@ -130,6 +130,10 @@ class Statement(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    available_seen_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When Livy was first seen calling the statement available without its output (our clock).",
+    )
     cell = models.ForeignKey("Cell", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",
                              help_text="The notebook cell this statement ran (null: the scratch console, or the notebook was deleted).")
 

@@ -421,3 +421,27 @@ def test_session_log_page_calls_nothing_fabric_lacks_and_says_where_the_log_is(w
     assert world.fabric.exchanges[before:] == []
     assert "Fabric&#x27;s Livy API has no session log" in page and "Monitoring hub" in page
     assert f"Livy id {session.livy_id}" in page and "application_1732000000000_0001" in page
+
+
+# ------------------------------------------------------------------ output that never comes
+def test_available_without_output_and_without_completed_finishes_by_our_clock(world):
+    """Fabric's StatementResponse has no ``completed``: a statement ``available`` without an
+    output is read again for a while, then shown finished (empty), never running for good."""
+    world.fabric.outputs["spark.sql('SET x=1')"] = ("available", None)
+    world.run("1+1")
+    world.until_idle()
+    world.run("spark.sql('SET x=1')")
+    stmt = Statement.objects.get(code="spark.sql('SET x=1')")
+    for _ in range(5):
+        world.live()
+        stmt.refresh_from_db()
+        if stmt.available_seen_at is not None:
+            break
+    assert stmt.state == "running" and stmt.available_seen_at is not None  # the output may still come
+    # Our clock moves on past the bound (as 10 s of polls would): the next read finishes it.
+    Statement.objects.filter(pk=stmt.pk).update(available_seen_at=timezone.now() - timedelta(seconds=11))
+    SparkSession.objects.filter(active=True).update(refreshed_at=None)
+    page = world.live()
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.output is None and stmt.completed_at is not None
+    assert f'id="statement-{stmt.pk}" data-state="available"' in page

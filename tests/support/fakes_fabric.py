@@ -181,7 +181,9 @@ class FakeFabric:
             if final is None or stmt["polls"] < 2:
                 stmt["state"] = "running"
             else:
-                stmt["state"], stmt["output"] = final
+                stmt["state"], output = final
+                if output is not None:  # None: Fabric calls it finished without an output
+                    stmt["output"] = output
         elif stmt["state"] == "cancelling":
             stmt["state"] = "cancelled"
         return 200, self._statement_json(stmt), {}
