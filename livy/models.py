@@ -13,7 +13,9 @@ from django.db import models
 from django.db.models import Q
 
 from livy import states
+from livy.remote.errors import LivyProtocolError
 from livy.remote.states import SessionState, StatementState
+from livy.remote.types import ReplHandle
 from livy.states import OwnStatementState
 
 
@@ -45,7 +47,10 @@ class SparkSession(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="spark_sessions")
     backend = models.CharField(max_length=16)
     endpoint = models.CharField(max_length=500, help_text="Livy base endpoint the session lives on.")
-    livy_id = models.CharField("Livy id", max_length=64, blank=True, default="")
+    livy_id = models.CharField(
+        "Livy id", max_length=120, blank=True, default="",
+        help_text="Livy's session id; Fabric high concurrency: highConcurrencyId:sessionId:replId (see ReplHandle).",
+    )
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=32, default="pyspark")
     state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value, choices=STATE_CHOICES)
@@ -86,6 +91,18 @@ class SparkSession(models.Model):
     def tone(self) -> str:
         """Badge tone of the state (see :func:`livy.states.session_tone`)."""
         return states.session_tone(self.state)
+
+    @property
+    def repl(self) -> ReplHandle | None:
+        """The Fabric high-concurrency REPL this row stands for once Fabric told its pair
+        (``livy_id`` is ``hcId:sessionId:replId``), else None (a plain Livy session, or a
+        REPL still being acquired)."""
+        if self.livy_id.count(":") != 2:
+            return None
+        try:
+            return ReplHandle.parse(self.livy_id)
+        except LivyProtocolError:
+            return None
 
     @property
     def start_seconds(self) -> float | None:
