@@ -32,7 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from livy.models import SparkSession, Statement
+from livy.models import SparkSession, Statement, repl_scope_for
 from livy.remote.backends import BACKEND_CLASSES
 from livy.remote.client import LivyClient
 from livy.remote.errors import (
@@ -68,8 +68,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "START_FAILED", "cancel", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive", "poll",
-    "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_spec", "stop_session", "submit",
-    "verify",
+    "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_scope_of", "session_spec",
+    "stop_session", "submit", "verify",
 ]
 
 
@@ -88,7 +88,7 @@ def session_spec() -> SessionSpec:
 
 
 # -------------------------------------------------------------------------------- sessions
-def ensure_session(user: Any, *, client: LivyClient) -> SparkSession:
+def ensure_session(user: Any, *, client: LivyClient, repl_scope: str = "") -> SparkSession:
     """The user's live session, started now if there is none (or the last one ended).
 
     A reused session is checked on Livy first (one GET); one Livy has forgotten is ended
@@ -96,16 +96,20 @@ def ensure_session(user: Any, *, client: LivyClient) -> SparkSession:
     created one at the same moment, that one is returned. The Livy create call returns at once
     with the session ``starting``. Raises :class:`LivyError` if Livy refuses or cannot be
     reached (the row then records the error and is no longer active).
+
+    ``repl_scope`` (:func:`livy.models.repl_scope_for`): a notebook's own session, "" the
+    console's; one active row per user and scope is the claim that keeps two processes from
+    acquiring two REPLs for one user and notebook (Fabric's acquire is not idempotent).
     """
-    return _ensure_session(user, client)[0]
+    return _ensure_session(user, client, repl_scope)[0]
 
 
-def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
+def _ensure_session(user: Any, client: LivyClient, repl_scope: str = "") -> tuple[SparkSession, bool]:
     """:func:`ensure_session`, and whether Livy's session was proved ours (id and name) by
     this call (a reused session that Livy still has)."""
     cfg = current_config()
     retire_elsewhere(user)
-    row = active_session(user)
+    row = active_session(user, repl_scope)
     if row is not None and not row.is_terminal:
         if row.livy_id:
             # Health check: Livy may have ended the session (timeout, restart) since last seen,
@@ -122,10 +126,11 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
     spec = session_spec()
     try:
         with transaction.atomic():
-            row = _reopen_failed_start(user, spec) or SparkSession.objects.create(
+            row = _reopen_failed_start(user, spec, repl_scope) or SparkSession.objects.create(
                 owner=user,
                 backend=cfg.LIVY_BACKEND,
                 endpoint=cfg.LIVY_BASE_ENDPOINT,
+                repl_scope=repl_scope,
                 name=spec.name,
                 kind=spec.kind,
                 state=SessionState.NOT_STARTED.value,
@@ -133,7 +138,7 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
             )
     except IntegrityError:
         # Another request of this user won the race: use its session.
-        winner = active_session(user)
+        winner = active_session(user, repl_scope)
         if winner is None:  # pragma: no cover - retired between the two statements
             raise
         return winner, False
@@ -162,13 +167,14 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
     return row, False
 
 
-def _reopen_failed_start(user: Any, spec: SessionSpec) -> SparkSession | None:
+def _reopen_failed_start(user: Any, spec: SessionSpec, repl_scope: str = "") -> SparkSession | None:
     """The user's latest session row, made active again for a new start, when it is one whose
     start failed before Livy gave it an id: repeated Runs against a Livy that cannot start a
     session keep one ``error`` row (holding the failed statements), not one per click."""
     cfg = current_config()
     latest = (
-        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
+                                    repl_scope=repl_scope)
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -461,18 +467,21 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     token has run out (the statement is kept queued on their live session, if they have one).
 
     ``cell``: the notebook :class:`~livy.models.Cell` the code comes from, saved as the
-    statement's ``cell`` (also on a kept failed or queued statement).
+    statement's ``cell`` (also on a kept failed or queued statement). With Fabric's
+    ``FABRIC_SESSION_MODE=high_concurrency`` a cell's code runs in its notebook's own REPL
+    (:func:`session_scope_of`), so variables never pass between notebooks.
     """
+    repl_scope = session_scope_of(cell)
     try:
-        session, proved = _ensure_session(user, client)
+        session, proved = _ensure_session(user, client, repl_scope)
     except LivySignInRequired:
         # Keep the code queued on the live session; it is sent once the user is back.
-        row = active_session(user)
+        row = active_session(user, repl_scope)
         if row is not None and not row.is_terminal:
             Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell)
         raise
     except LivyError as exc:
-        _keep_failed_run(user, code, kind, exc, cell)
+        _keep_failed_run(user, code, kind, exc, cell, repl_scope)
         raise
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell)
     if session.session_state.is_ready:
@@ -487,12 +496,24 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     return stmt
 
 
-def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None) -> None:
+def session_scope_of(cell: Any) -> str:
+    """The ``repl_scope`` code of ``cell`` runs in: its notebook's own REPL when the backend is
+    Fabric in ``high_concurrency`` mode (a REPL per notebook, Fabric packing them into shared
+    Livy sessions), else "" (the user's one session, shared by the console and notebooks)."""
+    cfg = current_config()
+    if cell is None or cfg.LIVY_BACKEND != "fabric" or cfg.FABRIC_SESSION_MODE != "high_concurrency":
+        return ""
+    return repl_scope_for(cell.notebook_id)
+
+
+def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
+                     repl_scope: str = "") -> None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
     on the user's latest session row (the one whose start failed), so it is not lost."""
     cfg = current_config()
     row = (
-        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
+                                    repl_scope=repl_scope)
         .order_by("-created_at", "-pk")
         .first()
     )

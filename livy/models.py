@@ -24,16 +24,18 @@ class SparkSession(models.Model):
 
     ``livy_id`` is a string (Apache: an integer, Fabric: a GUID) and is empty until Livy
     accepted the create call. ``active`` marks the one session a user's notebook uses; a
-    partial unique constraint keeps it to one per owner and backend, across processes.
+    partial unique constraint keeps it to one per owner, backend and ``repl_scope``, across
+    processes (``repl_scope`` is "" except for the per-notebook REPLs of Fabric's high
+    concurrency mode, see :func:`repl_scope_for`).
     """
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "backend"],
+                fields=["owner", "backend", "repl_scope"],
                 condition=Q(active=True),
-                name="one_active_session_per_owner_and_backend",
+                name="one_active_session_per_owner_backend_and_scope",
             )
         ]
         indexes = [models.Index(fields=["backend", "livy_id"])]
@@ -52,6 +54,11 @@ class SparkSession(models.Model):
         help_text="Livy's session id; Fabric high concurrency: highConcurrencyId:sessionId:replId (see ReplHandle).",
     )
     name = models.CharField(max_length=200)
+    repl_scope = models.CharField(
+        max_length=40, blank=True, default="",
+        help_text="What the session serves: empty = the user's console and notebooks (standard mode); "
+        "notebook:<id> = one notebook's own REPL (Fabric high concurrency).",
+    )
     kind = models.CharField(max_length=32, default="pyspark")
     state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value, choices=STATE_CHOICES)
     phase = models.CharField(
@@ -110,6 +117,11 @@ class SparkSession(models.Model):
         if self.ready_at is None:
             return None
         return max(0.0, (self.ready_at - self.created_at).total_seconds())
+
+
+def repl_scope_for(notebook_pk: int | None) -> str:
+    """The ``repl_scope`` of a session serving notebook ``notebook_pk`` (None: the console)."""
+    return f"notebook:{notebook_pk}" if notebook_pk is not None else ""
 
 
 class Statement(models.Model):

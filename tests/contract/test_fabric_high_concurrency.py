@@ -253,3 +253,86 @@ def test_lifecycle_keep_alive_sends_nothing_for_a_repl(users):
 
     assert lifecycle.keep_alive(erin.session(), client=livy_client(erin.client.session)) is False
     assert len(erin.fabric.exchanges) == before
+
+
+# ------------------------------------------------------------------- a REPL per notebook
+def _settle(fabric_client_of, _unused=None) -> None:
+    """Drive every active session as its owner's open notebook page would, until each
+    statement is finished."""
+    def done():
+        for row in SparkSession.objects.filter(active=True):
+            SparkSession.objects.filter(pk=row.pk).update(refreshed_at=None)
+            row.refresh_from_db()
+            lifecycle.dispatch(row, client=fabric_client_of(row.owner))
+        return not Statement.objects.exclude(state__in=["available", "error", "cancelled", "failed"]).exists()
+    wait_for(done, timeout=10, interval=0, what="every statement to finish")
+
+
+def test_two_users_three_notebooks_six_repls_on_two_spark_applications(users):
+    from livy.clients import livy_client
+    from livy.notebooks import service
+    from livy.notebooks.ipynb import NotebookCell
+
+    erin, oscar = users
+    User = SparkSession._meta.get_field("owner").related_model
+    people = {u.username: (User.objects.get(username=u.username), u) for u in users}
+    clients = {person.pk: livy_client(signed.client.session) for person, signed in people.values()}
+    books = {}
+    for username, (person, _) in people.items():
+        for n in range(3):
+            book = service.create(person, title=f"{username}-{n}", cells=[
+                NotebookCell("pyspark", f"x = {n + 1}"), NotebookCell("pyspark", "x"), NotebookCell("pyspark", "y")])
+            books[(username, n)] = book
+            first = book.cells.order_by("position")[0]
+            service.queue_cells(book, [first], person, clients[person.pk])
+    _settle(lambda owner: clients[owner.pk], None)
+
+    fabric = erin.fabric
+    rows = list(SparkSession.objects.filter(active=True))
+    assert len(rows) == 6 and len({r.repl_scope for r in rows if r.owner.username == "erin@contoso.com"}) == 3
+    assert len(fabric.live_repls()) == 6 and len(fabric.spark_applications()) == 2
+    assert all(r.repl is not None for r in rows)
+
+    # Each notebook sees its own x; a name set nowhere in a notebook is a NameError there.
+    for (username, _n), book in books.items():
+        person = people[username][0]
+        cells = list(book.cells.order_by("position"))
+        service.queue_cells(book, cells[1:], person, clients[person.pk])
+    _settle(lambda owner: clients[owner.pk], None)
+    for (_username, n), book in books.items():
+        x_cell, y_cell = list(book.cells.order_by("position"))[1:]
+        x_cell.refresh_from_db()
+        y_cell.refresh_from_db()
+        assert x_cell.last_statement.output["data"] == {"text/plain": str(n + 1)}
+        assert y_cell.last_statement.error_name == "NameError"
+
+    # Stopping one notebook's REPL leaves the five others (and both applications) running.
+    person, _ = people["erin@contoso.com"]
+    stopped = SparkSession.objects.get(active=True, repl_scope=f"notebook:{books[('erin@contoso.com', 0)].pk}")
+    lifecycle.stop_session(stopped, client=clients[person.pk])
+    assert fabric.repls[stopped.repl.hc_id].state == "Deleting" and len(fabric.live_repls()) == 5
+    # An application ends only with its last REPL (the lone sixth REPL's, if it was that one).
+    assert {a.id for a in fabric.spark_applications()} == {r.session.id for r in fabric.live_repls()}
+    book = books[("erin@contoso.com", 1)]
+    service.queue_cells(book, list(book.cells.order_by("position"))[1:2], person, clients[person.pk])
+    _settle(lambda owner: clients[owner.pk], None)
+    cell = book.cells.order_by("position")[1]
+    assert cell.last_statement.output["data"] == {"text/plain": "2"}
+    assert SparkSession.objects.filter(active=True).count() == 5
+
+
+def test_in_standard_mode_a_user_s_notebooks_share_one_session(users, settings):
+    from livy.clients import livy_client
+    from livy.notebooks import service
+    from livy.notebooks.ipynb import NotebookCell
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"FABRIC_SESSION_MODE": "standard"})
+    erin, _ = users
+    User = SparkSession._meta.get_field("owner").related_model
+    person = User.objects.get(username=erin.username)
+    client = livy_client(erin.client.session)
+    for n in range(2):
+        book = service.create(person, title=f"b{n}", cells=[NotebookCell("pyspark", "1+1")])
+        service.queue_cells(book, list(book.cells.all()), person, client)
+    assert SparkSession.objects.filter(active=True).count() == 1
+    assert SparkSession.objects.get(active=True).repl_scope == ""
