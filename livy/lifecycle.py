@@ -848,7 +848,11 @@ def session_log_elsewhere(session: SparkSession) -> str:
     backend = BACKEND_CLASSES.get(session.backend)
     if backend is None or backend.supports_log:
         return ""
-    ids = f"Livy id {session.livy_id}" if session.livy_id else "its name"
+    repl = session.repl
+    if repl is not None:
+        ids = f"shared Livy session {repl.session_id}, REPL {repl.repl_id}"
+    else:
+        ids = f"Livy id {session.livy_id}" if session.livy_id else "its name"
     if session.app_id:
         ids += f", Spark application {session.app_id}"
     return (

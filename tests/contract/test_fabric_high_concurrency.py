@@ -336,3 +336,27 @@ def test_in_standard_mode_a_user_s_notebooks_share_one_session(users, settings):
         service.queue_cells(book, list(book.cells.all()), person, client)
     assert SparkSession.objects.filter(active=True).count() == 1
     assert SparkSession.objects.get(active=True).repl_scope == ""
+
+
+def test_a_second_start_for_the_same_notebook_reuses_the_claimed_row(users):
+    from livy.clients import livy_client
+
+    erin, _ = users
+    User = SparkSession._meta.get_field("owner").related_model
+    person = User.objects.get(username=erin.username)
+    client = livy_client(erin.client.session)
+    first = lifecycle.ensure_session(person, client=client, repl_scope="notebook:7")
+    again = lifecycle.ensure_session(person, client=client, repl_scope="notebook:7")
+    console = lifecycle.ensure_session(person, client=client)
+    assert again.pk == first.pk and console.pk != first.pk
+    assert len(erin.fabric.repls) == 2  # one acquire per user and notebook, one for the console
+
+
+def test_the_log_page_of_a_repl_calls_nothing_and_names_the_shared_session(users):
+    erin, _ = users
+    erin.result("1+1")
+    row = erin.session()
+    before = len(erin.fabric.exchanges)
+    page = erin.client.get(reverse("livy:session_log", args=[row.pk])).content.decode()
+    assert erin.fabric.exchanges[before:] == []
+    assert f"shared Livy session {row.repl.session_id}, REPL {row.repl.repl_id}" in page
