@@ -81,8 +81,8 @@ class ReplHandle:
 
     def same_repl(self, stored: ReplHandle) -> bool:
         """True when this answer is the REPL ``stored`` names: the same high-concurrency id and,
-        once both know it, the same ``session_id``/``repl_id`` pair. A REPL whose pair was
-        stored must keep it."""
+        when both carry it, the same ``session_id``/``repl_id`` pair (Fabric leaves the pair
+        out outside ``Idle``, e.g. while ``Deleting``: such an answer is judged by the id)."""
         if self.hc_id != stored.hc_id:
             return False
         if stored.complete and self.complete:

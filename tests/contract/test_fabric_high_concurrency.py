@@ -360,3 +360,16 @@ def test_the_log_page_of_a_repl_calls_nothing_and_names_the_shared_session(users
     page = erin.client.get(reverse("livy:session_log", args=[row.pk])).content.decode()
     assert erin.fabric.exchanges[before:] == []
     assert f"shared Livy session {row.repl.session_id}, REPL {row.repl.repl_id}" in page
+
+
+def test_430_on_acquire_tells_when_to_try_again_and_keeps_the_code(users):
+    from tests.support.fakes_fabric import error_body
+
+    erin, _ = users
+    erin.fabric.inject("LivyApiHCSession_AcquireHighConcurrencySparkSessionAsync", 430,
+                       error_body("TooManyRequestsForCapacity", "Spark capacity is exhausted."), {"Retry-After": "30"})
+    page = erin.run("x = 41")
+    assert "Livy is busy (HTTP 430: TooManyRequestsForCapacity" in page and "Try again in 30 s." in page
+    assert Statement.objects.get(code="x = 41").state == "failed" and erin.fabric.repls == {}
+    erin.run("x = 41")  # the user's next Run acquires
+    assert len(erin.fabric.repls) == 1
