@@ -7,7 +7,7 @@ the settings are imported.)
 
 IDs: ``livy.E001`` invalid value, ``livy.E002`` DJANGO_SECRET missing with DEBUG off,
 ``livy.E006`` not a Fabric endpoint, ``livy.E007``/``livy.E008`` Fabric credentials missing, ``livy.E004`` incomplete Entra ID
-settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.W001`` DJANGO_SECRET missing in development,
+settings, ``livy.E005`` CLIENT_SECRET missing for Entra ID, ``livy.E009`` FABRIC_SESSION_MODE=high_concurrency without Fabric, ``livy.W001`` DJANGO_SECRET missing in development,
 ``livy.W002`` a TLS proxy in front (SECURE_PROXY_SSL_HEADER) but TRUSTED_PROXY_COUNT=0 in production.
 """
 
@@ -59,6 +59,15 @@ def configuration_check(app_configs, **kwargs):
             )
     if cfg.LIVY_BACKEND == "fabric":
         found.extend(_fabric_checks(cfg))
+    elif cfg.FABRIC_SESSION_MODE != "standard":
+        found.append(
+            Error(
+                f"FABRIC_SESSION_MODE={cfg.FABRIC_SESSION_MODE} needs LIVY_BACKEND=fabric (it is {cfg.LIVY_BACKEND}).",
+                hint="High-concurrency sessions are Fabric's: set LIVY_BACKEND=fabric, or FABRIC_SESSION_MODE=standard.",
+                id="livy.E009",
+                obj="FABRIC_SESSION_MODE",
+            )
+        )
     if bool(cfg.TENANT_ID) != bool(cfg.CLIENT_ID):
         missing = "CLIENT_ID" if cfg.TENANT_ID else "TENANT_ID"
         found.append(

@@ -35,9 +35,11 @@ def token_provider_for(session_store: MutableMapping[str, Any] | None, cfg: AppC
 
 def livy_client(session_store: MutableMapping[str, Any] | None = None, cfg: AppConfig | None = None) -> LivyClient:
     """A ready client for the configured backend (``LIVY_BACKEND`` at ``LIVY_BASE_ENDPOINT``,
-    ``LIVY_REQUESTS_TIMEOUT`` seconds per request), with the token provider of
+    ``LIVY_REQUESTS_TIMEOUT`` seconds per request; Fabric's ``FABRIC_SESSION_MODE`` and
+    ``FABRIC_SESSION_TAG``), with the token provider of
     :func:`token_provider_for` for ``session_store`` (``request.session``, or None outside a
     request). Raises ``ValueError`` as :func:`token_provider_for` does."""
     cfg = cfg or current_config()
-    backend = build_backend(cfg.LIVY_BACKEND, cfg.LIVY_BASE_ENDPOINT, token_provider_for(session_store, cfg))
+    backend = build_backend(cfg.LIVY_BACKEND, cfg.LIVY_BASE_ENDPOINT, token_provider_for(session_store, cfg),
+                            session_mode=cfg.FABRIC_SESSION_MODE, session_tag=cfg.fabric_session_tag)
     return LivyClient(backend, timeout=cfg.LIVY_REQUESTS_TIMEOUT)

@@ -32,7 +32,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from livy.models import NotebookRun, SparkSession, Statement
+from livy.models import NotebookRun, SparkSession, Statement, repl_scope_for
+from livy.remote.backends import BACKEND_CLASSES
 from livy.remote.client import LivyClient
 from livy.remote.errors import (
     LivyError,
@@ -67,7 +68,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "START_FAILED", "cancel", "cancel_run", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
-    "poll", "refresh_unattended", "session_log_tail", "session_spec", "settle_run", "stop_session", "submit", "verify",
+    "poll", "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_scope_of", "session_spec",
+    "settle_run", "stop_session", "submit", "verify",
 ]
 
 
@@ -86,7 +88,7 @@ def session_spec() -> SessionSpec:
 
 
 # -------------------------------------------------------------------------------- sessions
-def ensure_session(user: Any, *, client: LivyClient) -> SparkSession:
+def ensure_session(user: Any, *, client: LivyClient, repl_scope: str = "") -> SparkSession:
     """The user's live session, started now if there is none (or the last one ended).
 
     A reused session is checked on Livy first (one GET); one Livy has forgotten is ended
@@ -94,16 +96,20 @@ def ensure_session(user: Any, *, client: LivyClient) -> SparkSession:
     created one at the same moment, that one is returned. The Livy create call returns at once
     with the session ``starting``. Raises :class:`LivyError` if Livy refuses or cannot be
     reached (the row then records the error and is no longer active).
+
+    ``repl_scope`` (:func:`livy.models.repl_scope_for`): a notebook's own session, "" the
+    console's; one active row per user and scope is the claim that keeps two processes from
+    acquiring two REPLs for one user and notebook (Fabric's acquire is not idempotent).
     """
-    return _ensure_session(user, client)[0]
+    return _ensure_session(user, client, repl_scope)[0]
 
 
-def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
+def _ensure_session(user: Any, client: LivyClient, repl_scope: str = "") -> tuple[SparkSession, bool]:
     """:func:`ensure_session`, and whether Livy's session was proved ours (id and name) by
     this call (a reused session that Livy still has)."""
     cfg = current_config()
     retire_elsewhere(user)
-    row = active_session(user)
+    row = active_session(user, repl_scope)
     if row is not None and not row.is_terminal:
         if row.livy_id:
             # Health check: Livy may have ended the session (timeout, restart) since last seen,
@@ -120,10 +126,11 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
     spec = session_spec()
     try:
         with transaction.atomic():
-            row = _reopen_failed_start(user, spec) or SparkSession.objects.create(
+            row = _reopen_failed_start(user, spec, repl_scope) or SparkSession.objects.create(
                 owner=user,
                 backend=cfg.LIVY_BACKEND,
                 endpoint=cfg.LIVY_BASE_ENDPOINT,
+                repl_scope=repl_scope,
                 name=spec.name,
                 kind=spec.kind,
                 state=SessionState.NOT_STARTED.value,
@@ -131,7 +138,7 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
             )
     except IntegrityError:
         # Another request of this user won the race: use its session.
-        winner = active_session(user)
+        winner = active_session(user, repl_scope)
         if winner is None:  # pragma: no cover - retired between the two statements
             raise
         return winner, False
@@ -160,13 +167,14 @@ def _ensure_session(user: Any, client: LivyClient) -> tuple[SparkSession, bool]:
     return row, False
 
 
-def _reopen_failed_start(user: Any, spec: SessionSpec) -> SparkSession | None:
+def _reopen_failed_start(user: Any, spec: SessionSpec, repl_scope: str = "") -> SparkSession | None:
     """The user's latest session row, made active again for a new start, when it is one whose
     start failed before Livy gave it an id: repeated Runs against a Livy that cannot start a
     session keep one ``error`` row (holding the failed statements), not one per click."""
     cfg = current_config()
     latest = (
-        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
+                                    repl_scope=repl_scope)
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -452,7 +460,7 @@ class _Reader:
             raise
         if end_if_statement_not_ours(session, stmt, livy, may_end=self.may_end):
             return False
-        if (livy.output is not None or _finished(livy)) and not self.proved:
+        if (livy.output is not None or _finished(livy, stmt)) and not self.proved:
             if not self.check().ours:
                 return False
         before = {name: getattr(stmt, name) for name in _STATEMENT_SYNCED_FIELDS}
@@ -490,18 +498,21 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     ``cell``: the notebook :class:`~livy.models.Cell` the code comes from, saved as the
     statement's ``cell`` (also on a kept failed or queued statement). ``run``: the
     :class:`~livy.models.NotebookRun` it belongs to (sent only after the run's earlier
-    statements ended OK: :func:`dispatch_queued`).
+    statements ended OK: :func:`dispatch_queued`). With Fabric's
+    ``FABRIC_SESSION_MODE=high_concurrency`` a cell's code runs in its notebook's own REPL
+    (:func:`session_scope_of`), so variables never pass between notebooks.
     """
+    repl_scope = session_scope_of(cell)
     try:
-        session, proved = _ensure_session(user, client)
+        session, proved = _ensure_session(user, client, repl_scope)
     except LivySignInRequired:
         # Keep the code queued on the live session; it is sent once the user is back.
-        row = active_session(user)
+        row = active_session(user, repl_scope)
         if row is not None and not row.is_terminal:
             Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
         raise
     except LivyError as exc:
-        _keep_failed_run(user, code, kind, exc, cell, run)
+        _keep_failed_run(user, code, kind, exc, cell, run, repl_scope)
         raise
     stmt = Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell, run=run)
     if session.session_state.is_ready:
@@ -516,13 +527,24 @@ def submit(user: Any, code: str, *, client: LivyClient, kind: str = "pyspark", w
     return stmt
 
 
+def session_scope_of(cell: Any) -> str:
+    """The ``repl_scope`` code of ``cell`` runs in: its notebook's own REPL when the backend is
+    Fabric in ``high_concurrency`` mode (a REPL per notebook, Fabric packing them into shared
+    Livy sessions), else "" (the user's one session, shared by the console and notebooks)."""
+    cfg = current_config()
+    if cell is None or cfg.LIVY_BACKEND != "fabric" or cfg.FABRIC_SESSION_MODE != "high_concurrency":
+        return ""
+    return repl_scope_for(cell.notebook_id)
+
+
 def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
-                     run: NotebookRun | None = None) -> None:
+                     run: NotebookRun | None = None, repl_scope: str = "") -> None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
     on the user's latest session row (the one whose start failed), so it is not lost."""
     cfg = current_config()
     row = (
-        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+        SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
+                                    repl_scope=repl_scope)
         .order_by("-created_at", "-pk")
         .first()
     )
@@ -789,36 +811,44 @@ def _find_session_by_name(client: LivyClient, name: str) -> LivySession | None:
     return None
 
 
-#: Seconds after Livy's ``completed`` stamp during which an ``available`` statement without
-#: output is still taken as running (see :func:`_output_pending`).
+#: Seconds after Livy's ``completed`` stamp (or, when Livy sends none, after the row was first
+#: seen ``available`` without output) during which such a statement is still taken as running
+#: (see :func:`_output_pending`).
 OUTPUT_LAG_SECONDS = 10.0
 
 
-def _output_pending(livy: LivyStatement, now: datetime | None = None) -> bool:
+def _output_pending(livy: LivyStatement, now: datetime | None = None, seen_at: datetime | None = None) -> bool:
     """True when Livy says ``available`` but the output is not there yet. Livy's REPL sets a
     statement's output before its state, yet the copy it sends to the server is serialised
     field by field in name order (Kryo: ``completed``, ..., ``output``, ..., ``state``), so a
     read during the switch can carry ``available`` with ``output`` null and ``completed`` 0
     (seen on a real Livy 0.9: ``%table`` shown finished and empty for good). Such a statement
     is read again; one still without output ``OUTPUT_LAG_SECONDS`` after its ``completed``
-    stamp is finished with no output (a server that answers so for good)."""
+    stamp is finished with no output (a server that answers so for good). Fabric's
+    ``StatementResponse`` has no ``completed`` at all: there the clock is ours, ``seen_at``
+    (when the row was first seen so; None: not yet, so still pending)."""
     if livy.state != StatementState.AVAILABLE or livy.output is not None:
         return False
-    if livy.completed is None:
+    since = livy.completed or seen_at
+    if since is None:
         return True
-    return ((now or timezone.now()) - livy.completed).total_seconds() < OUTPUT_LAG_SECONDS
+    return ((now or timezone.now()) - since).total_seconds() < OUTPUT_LAG_SECONDS
 
 
-def _finished(livy: LivyStatement) -> bool:
-    """True when Livy's statement is terminal with everything it will carry (its output)."""
-    return livy.state.is_terminal and not _output_pending(livy)
+def _finished(livy: LivyStatement, stmt: Statement | None = None) -> bool:
+    """True when Livy's statement is terminal with everything it will carry (its output);
+    ``stmt``: its row, whose ``available_seen_at`` is the clock when Livy sends no stamp."""
+    return livy.state.is_terminal and not _output_pending(livy, seen_at=stmt.available_seen_at if stmt else None)
 
 
 def _apply_statement(stmt: Statement, livy: LivyStatement) -> None:
     """Copy Livy's statement into ``stmt`` in memory; one whose output is still on its way
-    (:func:`_output_pending`) stays ``running``, so the next read fills it in."""
+    (:func:`_output_pending`) stays ``running``, so the next read fills it in. The first
+    such read without Livy's ``completed`` stamp (Fabric) sets ``available_seen_at``."""
     stmt.livy_id = livy.id
-    pending = _output_pending(livy)
+    if livy.state == StatementState.AVAILABLE and livy.output is None and livy.completed is None:
+        stmt.available_seen_at = stmt.available_seen_at or timezone.now()
+    pending = _output_pending(livy, seen_at=stmt.available_seen_at)
     stmt.state = (StatementState.RUNNING if pending else livy.state).value[:32]
     stmt.progress = livy.progress
     if livy.started:
@@ -879,7 +909,7 @@ def _reconcile_submissions(session: SparkSession, client: LivyClient) -> None:
 
 #: Fields a Livy read updates on a statement row.
 _STATEMENT_SYNCED_FIELDS = ("livy_id", "state", "progress", "output", "error_name", "error_value", "traceback",
-                            "started_at", "completed_at")
+                            "started_at", "completed_at", "available_seen_at")
 
 
 def _save_statement(stmt: Statement, **conditions: Any) -> bool:
@@ -905,9 +935,35 @@ def session_log_tail(session: SparkSession, lines: int, *, client: LivyClient) -
     """The last ``lines`` lines of the session's Livy log (``GET /sessions/{id}/log``).
 
     Raises :class:`LivyNotFound` once Livy has forgotten the session, and other
-    :class:`LivyError`\\ s when it cannot be reached.
+    :class:`LivyError`\\ s when it cannot be reached. Returns [] without any Livy call on a
+    backend without that operation (``supports_log`` false: Fabric's swagger has none; the
+    page then says where the log is, see :func:`session_log_elsewhere`).
     """
+    if not client.backend.supports_log:
+        return []
     if not check_session(session, client, may_end=False).ours:
         raise LivyNotFound("Livy no longer has this session, so its log is gone.", status=404)
     total = client.get_session_log(session.livy_id, 0, 0).total
     return client.get_session_log(session.livy_id, max(0, total - lines), lines).lines
+
+
+def session_log_elsewhere(session: SparkSession) -> str:
+    """Where the log of ``session`` is when its backend has no log operation (Fabric: its
+    Livy swagger has no ``GET /sessions/{id}/log``; the Livy and driver logs are in the
+    Fabric portal's Monitoring hub, per "Apache Spark application detail monitoring",
+    learn.microsoft.com/fabric/data-engineering/spark-detail-monitoring). Empty when the
+    backend has one. The text names the Livy id and Spark application id to search for."""
+    backend = BACKEND_CLASSES.get(session.backend)
+    if backend is None or backend.supports_log:
+        return ""
+    repl = session.repl
+    if repl is not None:
+        ids = f"shared Livy session {repl.session_id}, REPL {repl.repl_id}"
+    else:
+        ids = f"Livy id {session.livy_id}" if session.livy_id else "its name"
+    if session.app_id:
+        ids += f", Spark application {session.app_id}"
+    return (
+        "Fabric's Livy API has no session log, so none is shown here. The Livy and driver logs are in the "
+        f"Fabric portal: Monitor (Monitoring hub) → this session ({session.name}; {ids}) → Logs."
+    )

@@ -13,7 +13,9 @@ from django.db import models
 from django.db.models import Q
 
 from livy import states
+from livy.remote.errors import LivyProtocolError
 from livy.remote.states import SessionState, StatementState
+from livy.remote.types import ReplHandle
 from livy.states import OwnStatementState
 
 
@@ -22,16 +24,18 @@ class SparkSession(models.Model):
 
     ``livy_id`` is a string (Apache: an integer, Fabric: a GUID) and is empty until Livy
     accepted the create call. ``active`` marks the one session a user's notebook uses; a
-    partial unique constraint keeps it to one per owner and backend, across processes.
+    partial unique constraint keeps it to one per owner, backend and ``repl_scope``, across
+    processes (``repl_scope`` is "" except for the per-notebook REPLs of Fabric's high
+    concurrency mode, see :func:`repl_scope_for`).
     """
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["owner", "backend"],
+                fields=["owner", "backend", "repl_scope"],
                 condition=Q(active=True),
-                name="one_active_session_per_owner_and_backend",
+                name="one_active_session_per_owner_backend_and_scope",
             )
         ]
         indexes = [models.Index(fields=["backend", "livy_id"])]
@@ -45,8 +49,16 @@ class SparkSession(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="spark_sessions")
     backend = models.CharField(max_length=16)
     endpoint = models.CharField(max_length=500, help_text="Livy base endpoint the session lives on.")
-    livy_id = models.CharField("Livy id", max_length=64, blank=True, default="")
+    livy_id = models.CharField(
+        "Livy id", max_length=120, blank=True, default="",
+        help_text="Livy's session id; Fabric high concurrency: highConcurrencyId:sessionId:replId (see ReplHandle).",
+    )
     name = models.CharField(max_length=200)
+    repl_scope = models.CharField(
+        max_length=40, blank=True, default="",
+        help_text="What the session serves: empty = the user's console and notebooks (standard mode); "
+        "notebook:<id> = one notebook's own REPL (Fabric high concurrency).",
+    )
     kind = models.CharField(max_length=32, default="pyspark")
     state = models.CharField(max_length=32, default=SessionState.NOT_STARTED.value, choices=STATE_CHOICES)
     phase = models.CharField(
@@ -88,11 +100,28 @@ class SparkSession(models.Model):
         return states.session_tone(self.state)
 
     @property
+    def repl(self) -> ReplHandle | None:
+        """The Fabric high-concurrency REPL this row stands for once Fabric told its pair
+        (``livy_id`` is ``hcId:sessionId:replId``), else None (a plain Livy session, or a
+        REPL still being acquired)."""
+        if self.livy_id.count(":") != 2:
+            return None
+        try:
+            return ReplHandle.parse(self.livy_id)
+        except LivyProtocolError:
+            return None
+
+    @property
     def start_seconds(self) -> float | None:
         """Seconds from the row's creation to Livy first reporting the session ready, or None."""
         if self.ready_at is None:
             return None
         return max(0.0, (self.ready_at - self.created_at).total_seconds())
+
+
+def repl_scope_for(notebook_pk: int | None) -> str:
+    """The ``repl_scope`` of a session serving notebook ``notebook_pk`` (None: the console)."""
+    return f"notebook:{notebook_pk}" if notebook_pk is not None else ""
 
 
 class Statement(models.Model):
@@ -130,6 +159,10 @@ class Statement(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    available_seen_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When Livy was first seen calling the statement available without its output (our clock).",
+    )
     cell = models.ForeignKey("Cell", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",
                              help_text="The notebook cell this statement ran (null: the scratch console, or the notebook was deleted).")
     run = models.ForeignKey("NotebookRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="statements",

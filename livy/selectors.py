@@ -41,14 +41,15 @@ def can_stop(user: Any, session: SparkSession) -> bool:
     return bool(session.owner_id == user.pk or user.has_perm("livy.stop_any_session"))
 
 
-def active_session(user: Any) -> SparkSession | None:
-    """The user's active session on the configured backend *and* endpoint, or None.
+def active_session(user: Any, repl_scope: str = "") -> SparkSession | None:
+    """The user's active session on the configured backend *and* endpoint, or None;
+    ``repl_scope``: a notebook's own REPL (Fabric high concurrency), "" the console's.
 
     A row left active on another endpoint (the configuration changed) is not returned; the
     lifecycle retires it when the user next starts a session."""
     cfg = current_config()
     return SparkSession.objects.filter(
-        owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT, active=True
+        owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT, active=True, repl_scope=repl_scope
     ).first()
 
 
@@ -129,7 +130,8 @@ def latest_session(user: Any) -> SparkSession | None:
     """The session the notebook's session bar shows: the user's active session on the
     configured backend and endpoint, else the newest one there (it ended), else None."""
     cfg = current_config()
-    mine = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT)
+    mine = SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
+                                       repl_scope="")
     return mine.filter(active=True).first() or mine.order_by("-created_at", "-pk").first()
 
 

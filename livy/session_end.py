@@ -47,7 +47,7 @@ from livy.models import SparkSession, Statement
 from livy.remote.client import LivyClient
 from livy.remote.errors import LivyHTTPError, LivyNotFound, LivyProtocolError
 from livy.remote.states import SessionState
-from livy.remote.types import LivySession, LivyStatement
+from livy.remote.types import LivySession, LivyStatement, ReplHandle
 from livy.selectors import open_statements
 from myapp.config import current_config
 
@@ -144,7 +144,17 @@ def is_ours(row: SparkSession, livy: LivySession) -> bool:
     """Livy's session is the row's only if both the id and the name match: Apache Livy
     numbers sessions from 0 again after a restart (session recovery is off by default), so an
     id alone may name another user's new session. Names are unique per start
-    (:func:`livy.lifecycle.session_spec`)."""
+    (:func:`livy.lifecycle.session_spec`).
+
+    A Fabric high-concurrency REPL (``livy.repl`` set) has no name in Fabric's answer: it is
+    ours only if its high-concurrency id and, once stored, its ``sessionId``/``replId`` pair
+    match the row's (:meth:`~livy.remote.types.ReplHandle.same_repl`)."""
+    if livy.repl is not None:
+        try:
+            stored = ReplHandle.parse(row.livy_id)
+        except LivyProtocolError:
+            return False
+        return livy.repl.same_repl(stored)
     return livy.id == row.livy_id and livy.name == row.name
 
 
@@ -259,7 +269,8 @@ def _apply_session(row: SparkSession, livy: LivySession) -> None:
     """Copy Livy's session into ``row`` in memory (the ending itself is :func:`end_session`'s)."""
     if len(livy.id) > SparkSession._meta.get_field("livy_id").max_length:
         raise LivyProtocolError("Livy answered with a session id longer than any Livy id.")
-    row.livy_id = livy.id
+    if livy.repl is None or livy.repl.complete or ":" not in row.livy_id:
+        row.livy_id = livy.id  # a REPL's answer without its pair (ending) keeps the stored one
     row.state = livy.state.value[:32]
     if livy.state.is_ready and row.ready_at is None:
         row.ready_at = timezone.now()

@@ -200,11 +200,15 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 @read_view
 def session_log(request: HttpRequest, pk: int) -> HttpResponse:
-    """The last :data:`LOG_LINES` lines of the session's Livy log (while Livy still has it)."""
+    """The last :data:`LOG_LINES` lines of the session's Livy log (while Livy still has it);
+    on a backend without a log operation (Fabric) no Livy call, and where the log is instead."""
     session = get_object_or_404(selectors.sessions_visible_to(request.user), pk=pk)
     lines: list[str] = []
     notices: list[str] = []
-    if not session.livy_id:
+    elsewhere = lifecycle.session_log_elsewhere(session)
+    if elsewhere:
+        notices.append(elsewhere)  # never asked of a Livy without a log operation
+    elif not session.livy_id:
         notices.append("This session never reached Livy, so there is no log.")
     else:
         with notice_on_error(notices, "The log could not be read: "):

@@ -368,6 +368,19 @@ class AppConfig(BaseSettings):
         ["https://api.fabric.microsoft.com/.default"],
         description="Comma-separated scopes of the Fabric access token.",
     )
+    FABRIC_SESSION_MODE: Literal["standard", "high_concurrency"] = Field(
+        "standard",
+        description="Fabric: standard (one Livy session, i.e. one Spark application, per user) or high_concurrency "
+        "(each user's console acquires its own REPL in a Livy session Fabric shares, up to 5 REPLs per Spark "
+        "application; variables stay isolated per REPL).",
+    )
+    FABRIC_SESSION_TAG: str = Field(
+        "",
+        max_length=200,
+        description="Fabric high_concurrency: the sessionTag sent with each acquire, Fabric's hint to pack REPLs "
+        "with the same tag into one Livy session (empty: LIVY_SESSION_NAME_PREFIX without its trailing dash).",
+        examples=["livy-web-finance"],
+    )
     FABRIC_TENANT_ID: str = Field("", description="Service principal only: its tenant id (empty: TENANT_ID).")
     FABRIC_CLIENT_ID: str = Field("", description="Service principal only: its client id (empty: CLIENT_ID).")
     FABRIC_CLIENT_SECRET: Secret = Field(
@@ -531,6 +544,12 @@ class AppConfig(BaseSettings):
                     f"the value for {group_id!r} must be a Django group name or a list of names"
                 )
         return value
+
+    @property
+    def fabric_session_tag(self) -> str:
+        """``FABRIC_SESSION_TAG``, or by default the app's name: ``LIVY_SESSION_NAME_PREFIX``
+        without trailing dashes/underscores (``livy-web``), so the app's REPLs pack together."""
+        return self.FABRIC_SESSION_TAG or self.LIVY_SESSION_NAME_PREFIX.rstrip("-_ ") or "livy-web"
 
     @property
     def entra_authority(self) -> str:

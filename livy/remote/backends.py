@@ -10,7 +10,7 @@ import json
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from livy.remote.types import BatchSpec, SessionSpec
+from livy.remote.types import BatchSpec, LivySession, ReplHandle, SessionSpec, hc_session_from_json
 
 #: Status codes after which a GET is tried again (Livy behind a gateway, Fabric throttling).
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -89,6 +89,12 @@ class LivyBackend:
     #: Statement kinds the server runs in one session (Livy 0.5+: any kind in any session;
     #: Fabric's ``StatementRequest.kind`` is a free string, its docs list the same three).
     statement_kinds: tuple[str, ...] = ("pyspark", "sql", "spark")
+    #: ``FABRIC_SESSION_MODE``: ``standard`` (a Livy session per user) or ``high_concurrency``
+    #: (a REPL in a shared Livy session, :class:`FabricHighConcurrencyBackend`).
+    session_mode = "standard"
+    #: The server lists sessions (``GET /sessions``), so a create without an answer can be
+    #: looked up by name and adopted.
+    supports_session_list = True
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
@@ -114,6 +120,23 @@ class LivyBackend:
     def page_params(self, offset: int, size: int) -> dict[str, int]:
         """Query parameters of a page of ``GET /sessions`` (each backend says)."""
         raise NotImplementedError
+
+    # Where a session lives, by the ``id`` Livy gave it (the row's ``livy_id``).
+    def sessions_path(self) -> str:
+        """The collection a session is created in: ``sessions``."""
+        return "sessions"
+
+    def session_path(self, session_id: str) -> str:
+        """``sessions/{id}``: read and delete."""
+        return f"sessions/{session_id}"
+
+    def statements_path(self, session_id: str) -> str:
+        """``sessions/{id}/statements``: submit, list, and (``/{sid}``, ``/{sid}/cancel``) read and cancel."""
+        return f"sessions/{session_id}/statements"
+
+    def session_from_json(self, body: dict[str, Any]) -> LivySession:
+        """A session answer read into :class:`LivySession`."""
+        return LivySession.from_json(body)
 
     def session_items(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         """The session objects in a ``GET /sessions`` answer (each backend says)."""
@@ -290,17 +313,82 @@ class FabricLivyBackend(LivyBackend):
         return super().error_detail(body)
 
 
-def build_backend(name: str, base_url: str, token_provider: TokenProvider | None = None) -> LivyBackend:
+class FabricHighConcurrencyBackend(FabricLivyBackend):
+    """Fabric's high-concurrency sessions (``FABRIC_SESSION_MODE=high_concurrency``): each
+    "session" of the app is one REPL acquired with ``POST /highConcurrencySessions``, packed
+    by Fabric into a shared Livy session (Microsoft documents up to 5 REPLs per Livy session,
+    variables isolated between REPLs; "High concurrency mode in Apache Spark for Fabric" and
+    the Livy API's high-concurrency sessions, as the swagger describes them).
+
+    The session id the lifecycle holds is a :class:`~livy.remote.types.ReplHandle` as text:
+    get and delete go to ``highConcurrencySessions/{id}`` (the high-concurrency id),
+    statements to ``highConcurrencySessions/{sessionId}/repls/{replId}/statements`` (the
+    underlying Livy session id and the REPL id). The swagger has no list of high-concurrency
+    sessions and no ``reset-timeout`` for them, so neither is used: an acquire that got no
+    answer cannot be adopted (it is never repeated automatically) and the idle timer is
+    Fabric's own. Deleting our REPL never deletes the shared Livy session (Fabric ends the
+    Spark application when its last REPL goes, as Microsoft's dbt adapter observed).
+
+    ``session_tag``: ``sessionTag``, Fabric's packing hint (REPLs with one tag are packed
+    together where possible; acquires are not idempotent and rapid ones may land in several
+    Livy sessions)."""
+
+    session_mode = "high_concurrency"
+    supports_reset_timeout = False
+    supports_session_list = False
+
+    def __init__(self, base_url: str, token_provider: TokenProvider, *, user_tokens: bool = True,
+                 session_tag: str = ""):
+        super().__init__(base_url, token_provider, user_tokens=user_tokens)
+        self.session_tag = session_tag
+
+    def sessions_path(self) -> str:
+        """``highConcurrencySessions``: each POST acquires one REPL."""
+        return "highConcurrencySessions"
+
+    def session_path(self, session_id: str) -> str:
+        """``highConcurrencySessions/{high-concurrency id}``."""
+        return f"highConcurrencySessions/{ReplHandle.parse(session_id).hc_id}"
+
+    def statements_path(self, session_id: str) -> str:
+        """``highConcurrencySessions/{sessionId}/repls/{replId}/statements``; raises
+        :class:`~livy.remote.errors.LivyProtocolError` before the REPL is ``Idle`` (no pair yet)."""
+        handle = ReplHandle.parse(session_id)
+        if not handle.complete:
+            from livy.remote.errors import LivyProtocolError
+
+            raise LivyProtocolError("The REPL is not ready yet: Fabric has not told its session and REPL ids.")
+        return f"highConcurrencySessions/{handle.session_id}/repls/{handle.repl_id}/statements"
+
+    def session_from_json(self, body: dict[str, Any]) -> LivySession:
+        """``HighConcurrencySessionResponse`` (see :func:`~livy.remote.types.hc_session_from_json`)."""
+        return hc_session_from_json(body)
+
+    def session_body(self, spec: SessionSpec) -> dict[str, Any]:
+        """``HighConcurrencySessionRequest``: the ``SessionRequest`` fields plus ``sessionTag``."""
+        body = super().session_body(spec)
+        if self.session_tag:
+            body["sessionTag"] = self.session_tag
+        return body
+
+
+def build_backend(name: str, base_url: str, token_provider: TokenProvider | None = None, *,
+                  session_mode: str = "standard", session_tag: str = "") -> LivyBackend:
     """The backend called ``name`` (``LIVY_BACKEND``: ``apache`` or ``fabric``) at ``base_url``.
 
     Fabric needs ``token_provider`` (see :mod:`livy.remote.tokens`); raises ``ValueError``
-    without one, or for an unknown ``name``.
+    without one, or for an unknown ``name``. ``session_mode`` (``FABRIC_SESSION_MODE``)
+    ``high_concurrency`` gives :class:`FabricHighConcurrencyBackend` with ``session_tag``;
+    Apache Livy ignores both.
     """
     if name == ApacheLivyBackend.name:
         return ApacheLivyBackend(base_url)
     if name == FabricLivyBackend.name:
         if token_provider is None:
             raise ValueError("the Fabric backend needs a token provider")
+        if session_mode == FabricHighConcurrencyBackend.session_mode:
+            return FabricHighConcurrencyBackend(base_url, token_provider, user_tokens=token_provider.user_tokens,
+                                                session_tag=session_tag)
         return FabricLivyBackend(base_url, token_provider, user_tokens=token_provider.user_tokens)
     raise ValueError(f"unknown LIVY_BACKEND={name!r}")
 

@@ -24,7 +24,11 @@ call                                            method
 ==============================================  =========================================
 
 What differs between Apache Livy and Fabric's Livy API (URLs, auth header, id type, request
-bodies) belongs to a :class:`livy.remote.backends.LivyBackend`, never to branches here.
+bodies) belongs to a :class:`livy.remote.backends.LivyBackend`, never to branches here. With
+Fabric's high-concurrency sessions (:class:`~livy.remote.backends.FabricHighConcurrencyBackend`)
+the session calls go to ``/highConcurrencySessions[/{id}]`` and the statement calls to
+``/highConcurrencySessions/{sessionId}/repls/{replId}/statements[/{sid}[/cancel]]``, the
+session id being a :class:`~livy.remote.types.ReplHandle` as text.
 
 Retries: idempotent GETs are retried by urllib3's :class:`~urllib3.util.Retry` on connection
 errors and on 429/502/503/504, with exponential backoff that honours ``Retry-After`` (up to
@@ -191,7 +195,10 @@ class LivyClient:
 
     # -- sessions ---------------------------------------------------------------------
     def list_sessions(self, offset: int = 0, size: int = 100) -> list[LivySession]:
-        """``GET /sessions``: up to ``size`` sessions starting at ``offset``."""
+        """``GET /sessions``: up to ``size`` sessions starting at ``offset``; [] without a call
+        on a backend whose sessions cannot be listed (Fabric high-concurrency: no such operation)."""
+        if not self.backend.supports_session_list:
+            return []
         body = self._request("GET", "sessions", params=self.backend.page_params(offset, size))
         items = _parsed(self.backend.session_items, body)
         if not isinstance(items, list):
@@ -201,12 +208,12 @@ class LivyClient:
     def create_session(self, spec: SessionSpec) -> LivySession:
         """``POST /sessions``; Livy answers 201 (Apache) or 202 (Fabric) at once, with the
         session in ``not_started``/``starting``. Never retried once the request was sent."""
-        body = self._request("POST", "sessions", json=self.backend.session_body(spec))
-        return _parsed(LivySession.from_json, body)
+        body = self._request("POST", self.backend.sessions_path(), json=self.backend.session_body(spec))
+        return _parsed(self.backend.session_from_json, body)
 
     def get_session(self, session_id: str) -> LivySession:
         """``GET /sessions/{id}``. Raises :class:`LivyNotFound` for an unknown id."""
-        return _parsed(LivySession.from_json, self._request("GET", f"sessions/{session_id}"))
+        return _parsed(self.backend.session_from_json, self._request("GET", self.backend.session_path(session_id)))
 
     def get_session_log(self, session_id: str, offset: int = 0, size: int = 100) -> SessionLog:
         """``GET /sessions/{id}/log``: ``size`` lines from line ``offset`` (Livy's ``from``)."""
@@ -223,7 +230,7 @@ class LivyClient:
 
     def delete_session(self, session_id: str) -> None:
         """``DELETE /sessions/{id}``: kill the session and its Spark application."""
-        self._request("DELETE", f"sessions/{session_id}")
+        self._request("DELETE", self.backend.session_path(session_id))
 
     def reset_session_timeout(self, session_id: str) -> None:
         """``POST /sessions/{id}/reset-timeout`` (Fabric: answers 204): restart the idle timer
@@ -234,13 +241,13 @@ class LivyClient:
     def submit_statement(self, session_id: str, code: str, kind: str | None = None) -> LivyStatement:
         """``POST /sessions/{id}/statements`` with ``code`` (and ``kind`` when given)."""
         body = self._request(
-            "POST", f"sessions/{session_id}/statements", json=self.backend.statement_body(code, kind)
+            "POST", self.backend.statements_path(session_id), json=self.backend.statement_body(code, kind)
         )
         return _parsed(LivyStatement.from_json, body)
 
     def list_statements(self, session_id: str) -> list[LivyStatement]:
         """``GET /sessions/{id}/statements``: every statement of the session."""
-        body = self._request("GET", f"sessions/{session_id}/statements")
+        body = self._request("GET", self.backend.statements_path(session_id))
         items = body.get("statements") or []
         if not isinstance(items, list):
             raise LivyProtocolError("Livy's list of statements is not a JSON array.")
@@ -248,12 +255,13 @@ class LivyClient:
 
     def get_statement(self, session_id: str, statement_id: int) -> LivyStatement:
         """``GET /sessions/{id}/statements/{sid}``."""
-        return _parsed(LivyStatement.from_json, self._request("GET", f"sessions/{session_id}/statements/{statement_id}"))
+        path = f"{self.backend.statements_path(session_id)}/{statement_id}"
+        return _parsed(LivyStatement.from_json, self._request("GET", path))
 
     def cancel_statement(self, session_id: str, statement_id: int) -> None:
         """``POST /sessions/{id}/statements/{sid}/cancel``: Livy answers ``{"msg": "canceled"}``
         and the statement moves to ``cancelling`` then ``cancelled``."""
-        self._request("POST", f"sessions/{session_id}/statements/{statement_id}/cancel")
+        self._request("POST", f"{self.backend.statements_path(session_id)}/{statement_id}/cancel")
 
     def complete(self, session_id: str, code: str, kind: str, cursor: int) -> list[str]:
         """``POST /sessions/{id}/completion`` with ``code``, ``kind`` and ``cursor`` (a

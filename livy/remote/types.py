@@ -46,6 +46,51 @@ def _epoch_ms(value: Any) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class ReplHandle:
+    """A Fabric high-concurrency session: one REPL (``repl_id``) in a shared Livy session
+    (``session_id``), known by its high-concurrency id ``hc_id`` (Fabric's swagger,
+    ``HighConcurrencySessionResponse``). ``session_id`` and ``replId`` are absent until the
+    REPL is ``Idle``. Statement URLs use ``session_id`` + ``repl_id``; get and delete use
+    ``hc_id``.
+
+    As text (:meth:`text`, the row's ``livy_id``): ``hc_id`` alone, or
+    ``hc_id:session_id:repl_id`` once the pair is known (GUIDs never hold a colon)."""
+
+    hc_id: str
+    session_id: str | None = None
+    repl_id: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True once the pair (``session_id``, ``repl_id``) is known: statements may be sent."""
+        return bool(self.session_id and self.repl_id)
+
+    def text(self) -> str:
+        """The handle as one string (see the class docstring)."""
+        return f"{self.hc_id}:{self.session_id}:{self.repl_id}" if self.complete else self.hc_id
+
+    @classmethod
+    def parse(cls, text: str) -> ReplHandle:
+        """The handle written by :meth:`text`; raises :class:`LivyProtocolError` for any other."""
+        parts = text.split(":")
+        if len(parts) == 1 and parts[0]:
+            return cls(parts[0])
+        if len(parts) == 3 and all(parts):
+            return cls(*parts)
+        raise LivyProtocolError(f"{text!r} is not a high-concurrency session handle.")
+
+    def same_repl(self, stored: ReplHandle) -> bool:
+        """True when this answer is the REPL ``stored`` names: the same high-concurrency id and,
+        when both carry it, the same ``session_id``/``repl_id`` pair (Fabric leaves the pair
+        out outside ``Idle``, e.g. while ``Deleting``: such an answer is judged by the id)."""
+        if self.hc_id != stored.hc_id:
+            return False
+        if stored.complete and self.complete:
+            return (self.session_id, self.repl_id) == (stored.session_id, stored.repl_id)
+        return True
+
+
+@dataclass(frozen=True)
 class LivySession:
     """One interactive session as Livy describes it.
 
@@ -63,6 +108,8 @@ class LivySession:
     log: list[str] = field(default_factory=list)
     phase: str | None = None
     phase_error: str | None = None
+    #: Fabric high-concurrency sessions only: the REPL this answer describes.
+    repl: ReplHandle | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -100,6 +147,42 @@ class LivySession:
             log=[str(line) for line in _list(body.get("log"), "session log")],
             raw=body,
         )
+
+
+#: Fabric's ``HighConcurrencySessionState`` as Livy session states (the swagger's enum).
+HC_STATES = {
+    "notstarted": "not_started",
+    "acquiringhighconcurrencysession": "starting",
+    "idle": "idle",
+    "dead": "dead",
+    "killed": "killed",
+    "failed": "error",
+    "deleting": "shutting_down",
+}
+
+
+def hc_session_from_json(body: dict[str, Any]) -> LivySession:
+    """Read Fabric's ``HighConcurrencySessionResponse`` into a :class:`LivySession` whose
+    ``id`` is the :class:`ReplHandle` text and ``repl`` the handle. States map through
+    :data:`HC_STATES` (``Failed`` is ``error``; an unknown one is kept as it is);
+    ``AcquiringHighConcurrencySession`` (or ``fabricSessionStateInfo.state``) is the
+    ``phase``, ``fabricSessionStateInfo.errorMessage`` the ``phase_error``. The answer has
+    no ``name``: identity is the handle (see :meth:`ReplHandle.same_repl`)."""
+    info = _object(body.get("fabricSessionStateInfo"), "fabricSessionStateInfo")
+    raw_state = str(body.get("state") or "NotStarted")
+    state = HC_STATES.get(raw_state.lower(), raw_state)
+    phase = _text(info.get("state"))
+    if phase is None and raw_state.lower() == "acquiringhighconcurrencysession":
+        phase = "acquiringHighConcurrencySession"
+    handle = ReplHandle(str(body["id"]), _text(body.get("sessionId")) or None, _text(body.get("replId")) or None)
+    return LivySession(
+        id=handle.text(),
+        state=SessionState(state),
+        phase=phase if not SessionState(state).is_ready else None,
+        phase_error=_text(info.get("errorMessage")),
+        repl=handle,
+        raw=body,
+    )
 
 
 @dataclass(frozen=True)

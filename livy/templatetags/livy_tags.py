@@ -29,6 +29,7 @@ FABRIC_PHASES = {
     "queued": "queued: waiting for Spark capacity",
     "libraryPackaging": "installing the environment's libraries",
     "acquiringSession": "acquiring Spark compute",
+    "acquiringHighConcurrencySession": "acquiring a REPL in a shared Spark application",
     "cancelling": "cancelling",
     "cancelled": "cancelled",
     "error": "failed to start",

@@ -403,3 +403,45 @@ def test_no_microsoft_account_in_session_means_sign_in(settings, client, editor)
             DelegatedTokenProvider(client.session, settings.CONFIG).access_token()
         response = client.post(reverse("livy:run"), {"code": "1+1"}, **FRAGMENT)
         assert response["X-Livy-Redirect"].startswith(reverse("entra_login"))
+
+
+# ------------------------------------------------------------------------------- logs
+def test_the_fake_fails_a_log_request_fabric_does_not_have(world):
+    apache_style = LivyClient(ApacheLivyBackend(ENDPOINT), timeout=5)
+    with pytest.raises(AssertionError, match="not an operation of the Fabric Livy API"):
+        apache_style.get_session_log("4c7ad0c5-0c0a-4b8e-9d1b-3f6b3f1c2a10")
+
+
+def test_session_log_page_calls_nothing_fabric_lacks_and_says_where_the_log_is(world):
+    world.run("1+1")
+    world.until_idle()
+    session = SparkSession.objects.get(active=True)
+    before = len(world.fabric.exchanges)
+    page = world.client.get(reverse("livy:session_log", args=[session.pk])).content.decode()
+    assert world.fabric.exchanges[before:] == []
+    assert "Fabric&#x27;s Livy API has no session log" in page and "Monitoring hub" in page
+    assert f"Livy id {session.livy_id}" in page and "application_1732000000000_0001" in page
+
+
+# ------------------------------------------------------------------ output that never comes
+def test_available_without_output_and_without_completed_finishes_by_our_clock(world):
+    """Fabric's StatementResponse has no ``completed``: a statement ``available`` without an
+    output is read again for a while, then shown finished (empty), never running for good."""
+    world.fabric.outputs["spark.sql('SET x=1')"] = ("available", None)
+    world.run("1+1")
+    world.until_idle()
+    world.run("spark.sql('SET x=1')")
+    stmt = Statement.objects.get(code="spark.sql('SET x=1')")
+    for _ in range(5):
+        world.live()
+        stmt.refresh_from_db()
+        if stmt.available_seen_at is not None:
+            break
+    assert stmt.state == "running" and stmt.available_seen_at is not None  # the output may still come
+    # Our clock moves on past the bound (as 10 s of polls would): the next read finishes it.
+    Statement.objects.filter(pk=stmt.pk).update(available_seen_at=timezone.now() - timedelta(seconds=11))
+    SparkSession.objects.filter(active=True).update(refreshed_at=None)
+    page = world.live()
+    stmt.refresh_from_db()
+    assert stmt.state == "available" and stmt.output is None and stmt.completed_at is not None
+    assert f'id="statement-{stmt.pk}" data-state="available"' in page

@@ -80,7 +80,7 @@ class Notebook:
                               f"the last statement to be {'/'.join(states)}")
 
 
-@pytest.fixture(params=[pytest.param("apache", marks=pytest.mark.livy), "fabric"])
+@pytest.fixture(params=[pytest.param("apache", marks=pytest.mark.livy), "fabric", "fabric-high-concurrency"])
 def notebook(request, settings, client, django_user_model):
     call_command("setup_roles", verbosity=0)
     if request.param == "apache":
@@ -93,12 +93,13 @@ def notebook(request, settings, client, django_user_model):
         for session in SparkSession.objects.filter(active=True):  # leave the real Livy clean
             client.post(reverse("livy:stop_session", args=[session.pk]))
         return
-    configure_entra(settings, LIVY_BACKEND="fabric", LIVY_BASE_ENDPOINT=ENDPOINT)
+    mode = "high_concurrency" if request.param == "fabric-high-concurrency" else "standard"
+    configure_entra(settings, LIVY_BACKEND="fabric", LIVY_BASE_ENDPOINT=ENDPOINT, FABRIC_SESSION_MODE=mode)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         entra = FakeEntra(mock)
         fabric = FakeFabric(mock, FABRIC_OUTPUTS, token_ok=lambda t: entra.valid_for(t, "api.fabric.microsoft.com"))
         assert entra_sign_in(client, entra, EntraUser(groups=[EDITORS_GID])).status_code == 302
-        yield Notebook(client, "fabric", timeout=20, fabric=fabric)
+        yield Notebook(client, request.param, timeout=20, fabric=fabric)
 
 
 def test_session_starts_and_becomes_idle(notebook):
@@ -139,15 +140,18 @@ def test_a_running_statement_can_be_cancelled(notebook):
 def test_the_same_session_serves_later_visits_and_stopping_ends_it(notebook):
     notebook.run("1+1")
     notebook.wait_last_statement(("available",))
-    first = re.search(r"Livy id ([\w-]+)", notebook.page()).group(1)
+    ident = r"(?:Livy id|title=\"Fabric high-concurrency session) ([\w-]+)"
+    first = re.search(ident, notebook.page()).group(1)
     notebook.run("1+1")
     page = notebook.wait_last_statement(("available",))
-    assert re.search(r"Livy id ([\w-]+)", page).group(1) == first
+    assert re.search(ident, notebook.page()).group(1) == first
     session = SparkSession.objects.get(active=True)
     page = notebook.post("livy:stop_session", session.pk)
     assert notebook.session_state(page) == "killed"
     assert "A session starts when you run code." in notebook.page()
-    if notebook.fabric:
+    if notebook.backend == "fabric-high-concurrency":
+        assert notebook.fabric.repls[first].state == "Deleting"  # our REPL only
+    elif notebook.fabric:
         assert notebook.fabric.sessions[first].deleted
     else:
         from livy.clients import livy_client

@@ -59,6 +59,31 @@ class FakeSession:
     polls: int = 0
     deleted: bool = False
     statements: list[dict] = field(default_factory=list)
+    tag: str = ""  # high concurrency: the sessionTag of the REPLs packed in it
+    repls: list[FakeRepl] = field(default_factory=list)
+
+
+#: REPLs Fabric packs into one Livy session (Microsoft: "up to 5").
+REPLS_PER_SESSION = 5
+#: High-concurrency progression, one step per GET: NotStarted, Acquiring..., then Idle.
+HC_STEPS = ["NotStarted", "AcquiringHighConcurrencySession", "Idle"]
+
+
+@dataclass
+class FakeRepl:
+    """One high-concurrency session: a REPL with its own variables, packed into a Livy session
+    once Idle (``sessionId``/``replId`` are absent before)."""
+
+    id: str
+    tag: str
+    created_at: str
+    polls: int = 0
+    session: FakeSession | None = None
+    repl_id: str | None = None
+    state: str = "NotStarted"
+    failure: str | None = None  # Failed: fabricSessionStateInfo.errorMessage
+    variables: dict[str, str] = field(default_factory=dict)
+    statements: list[dict] = field(default_factory=list)
 
 
 class FakeFabric:
@@ -74,6 +99,8 @@ class FakeFabric:
         self.token_ok = token_ok
         self.endpoint = endpoint
         self.sessions: dict[str, FakeSession] = {}
+        self.repls: dict[str, FakeRepl] = {}  # high-concurrency sessions by their id
+        self.fail_acquires: deque[str] = deque()  # errorMessages of the next acquires to end Failed
         self.exchanges: list[tuple[str, str, int]] = []  # (operation id, method, status)
         self.injected: dict[str, deque] = defaultdict(deque)
         self.tokens_seen: list[str] = []
@@ -181,7 +208,9 @@ class FakeFabric:
             if final is None or stmt["polls"] < 2:
                 stmt["state"] = "running"
             else:
-                stmt["state"], stmt["output"] = final
+                stmt["state"], output = final
+                if output is not None:  # None: Fabric calls it finished without an output
+                    stmt["output"] = output
         elif stmt["state"] == "cancelling":
             stmt["state"] = "cancelled"
         return 200, self._statement_json(stmt), {}
@@ -192,6 +221,137 @@ class FakeFabric:
 
     def _CancelSparkStatementAsync(self, request, session, params):
         stmt = session.statements[int(params["statementId"])]
+        if stmt["state"] in ("waiting", "running"):
+            stmt["state"] = "cancelling"
+        return 200, {"msg": "canceled"}, {}
+
+
+    # ---------------------------------------------------------------- high concurrency
+    def spark_applications(self) -> list[FakeSession]:
+        """The Livy sessions (Spark applications) still running."""
+        return [s for s in self.sessions.values() if not s.deleted]
+
+    def live_repls(self) -> list[FakeRepl]:
+        return [r for r in self.repls.values() if r.state not in ("Deleting", "Killed", "Dead", "Failed")]
+
+    def _hc_json(self, repl: FakeRepl) -> dict:
+        body = {"id": repl.id, "state": repl.state, "workspaceId": WORKSPACE, "artifactId": LAKEHOUSE,
+                "creatorId": "6f23a8a6-d954-4550-b91a-4df73ccd0311", "createdAt": repl.created_at}
+        if repl.tag:
+            body["sessionTag"] = repl.tag
+        if repl.state == "AcquiringHighConcurrencySession":
+            body["fabricSessionStateInfo"] = {"state": "acquiringSession"}
+        if repl.failure is not None:
+            body["fabricSessionStateInfo"] = {"state": "error", "errorMessage": repl.failure}
+        if repl.session is not None and repl.repl_id and repl.state == "Idle":
+            body["sessionId"], body["replId"] = repl.session.id, repl.repl_id
+        return body
+
+    def _pack(self, repl: FakeRepl) -> None:
+        """Put ``repl`` into a live Livy session of its tag with room, else a new one."""
+        host = next((s for s in self.spark_applications()
+                     if s.tag == repl.tag and len([r for r in s.repls if r in self.live_repls()]) < REPLS_PER_SESSION),
+                    None)
+        if host is None:
+            host = FakeSession(id=str(uuid.uuid4()), name=f"hc-{repl.tag or 'untagged'}-{len(self.sessions)}",
+                               conf={}, polls=len(SESSION_STEPS), tag=repl.tag)
+            self.sessions[host.id] = host
+        host.repls.append(repl)
+        repl.session, repl.repl_id = host, str(uuid.uuid4())
+
+    def _AcquireHighConcurrencySparkSessionAsync(self, request, session, params):
+        payload = json.loads(request.body)
+        repl = FakeRepl(id=str(uuid.uuid4()), tag=payload.get("sessionTag", ""), created_at="2026-11-22T04:00:00Z")
+        self.repls[repl.id] = repl  # never idempotent: each acquire is a new REPL
+        return 202, self._hc_json(repl), {}
+
+    def _repl(self, params) -> FakeRepl | None:
+        return self.repls.get(params.get("highConcurrencySessionId", ""))
+
+    def _GetHighConcurrencySparkSessionAsync(self, request, session, params):
+        repl = self._repl(params)
+        if repl is None or repl.state == "Deleting" and repl.polls > 99:
+            return 404, error_body("HighConcurrencySessionNotFound", "The session was not found."), {}
+        repl.polls += 1
+        if repl.state in HC_STEPS[:-1]:
+            repl.state = HC_STEPS[min(repl.polls, len(HC_STEPS) - 1)]
+            if repl.state == "Idle":
+                if self.fail_acquires:
+                    repl.state, repl.failure = "Failed", self.fail_acquires.popleft()
+                else:
+                    self._pack(repl)
+        if repl.session is not None and repl.session.deleted and repl.state == "Idle":
+            repl.state = "Dead"  # its Spark application ended
+        return 200, self._hc_json(repl), {}
+
+    def _DeleteHighConcurrencySparkSessionAsync(self, request, session, params):
+        repl = self._repl(params)
+        if repl is None:
+            return 404, error_body("HighConcurrencySessionNotFound", "The session was not found."), {}
+        repl.state = "Deleting"
+        host = repl.session
+        if host is not None and not any(r in self.live_repls() for r in host.repls):
+            host.deleted = True  # the last REPL gone: Fabric ends the Spark application
+        return 200, None, {}
+
+    def _repl_in(self, session, params) -> FakeRepl | None:
+        return next((r for r in session.repls if r.repl_id == params["replId"] and r in self.live_repls()), None)
+
+    def _run_in_repl(self, repl: FakeRepl, code: str) -> tuple[str, dict] | None:
+        """A tiny Python REPL: ``name = value`` keeps ``value`` in this REPL only; ``name``
+        prints it or is a NameError; other code answers from ``outputs`` or runs on."""
+        count = len(repl.statements)
+        if (assign := re.fullmatch(r"\s*([A-Za-z_]\w*)\s*=\s*(.+?)\s*", code)):
+            repl.variables[assign.group(1)] = assign.group(2)
+            return "available", {"status": "ok", "execution_count": count, "data": {"text/plain": ""}}
+        if (name := re.fullmatch(r"\s*([A-Za-z_]\w*)\s*", code)):
+            if name.group(1) in repl.variables:
+                return "available", {"status": "ok", "execution_count": count,
+                                     "data": {"text/plain": repl.variables[name.group(1)]}}
+            return "available", {"status": "error", "execution_count": count, "ename": "NameError",
+                                 "evalue": f"name '{name.group(1)}' is not defined",
+                                 "traceback": [f"NameError: name '{name.group(1)}' is not defined\n"]}
+        return self.outputs.get(code)
+
+    def _ExecuteSparkSessionStatementInReplAsync(self, request, session, params):
+        repl = self._repl_in(session, params)
+        if repl is None:
+            return 404, error_body("ReplNotFound", f"REPL {params['replId']} was not found."), {}
+        payload = json.loads(request.body)
+        stmt = {"id": len(repl.statements), "code": payload["code"], "state": "waiting", "polls": 0}
+        stmt["final"] = self._run_in_repl(repl, payload["code"])
+        repl.statements.append(stmt)
+        return 200, {"id": stmt["id"], "code": stmt["code"], "state": "waiting"}, {}
+
+    def _GetSparkSessionStatementInReplAsync(self, request, session, params):
+        repl = self._repl_in(session, params)
+        if repl is None or int(params["statementId"]) >= len(repl.statements):
+            return 404, error_body("StatementNotFound", "The statement was not found."), {}
+        stmt = repl.statements[int(params["statementId"])]
+        stmt["polls"] += 1
+        if stmt["state"] in ("waiting", "running"):
+            if stmt["final"] is None or stmt["polls"] < 2:
+                stmt["state"] = "running"
+            else:
+                stmt["state"], output = stmt["final"]
+                if output is not None:
+                    stmt["output"] = output
+        elif stmt["state"] == "cancelling":
+            stmt["state"] = "cancelled"
+        return 200, self._statement_json(stmt), {}
+
+    def _ListSparkSessionStatementsInReplAsync(self, request, session, params):
+        repl = self._repl_in(session, params)
+        if repl is None:
+            return 404, error_body("ReplNotFound", f"REPL {params['replId']} was not found."), {}
+        return 200, {"statements": [self._statement_json(s) for s in repl.statements],
+                     "total_statements": len(repl.statements)}, {}
+
+    def _CancelSparkSessionStatementInReplAsync(self, request, session, params):
+        repl = self._repl_in(session, params)
+        if repl is None:
+            return 404, error_body("ReplNotFound", f"REPL {params['replId']} was not found."), {}
+        stmt = repl.statements[int(params["statementId"])]
         if stmt["state"] in ("waiting", "running"):
             stmt["state"] = "cancelling"
         return 200, {"msg": "canceled"}, {}

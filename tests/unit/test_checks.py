@@ -333,3 +333,27 @@ def test_secret_settings_reach_django_and_msal_unwrapped():
                           "DATABASE_URL": "postgres://livy:db-password-000@db:5432/livy"})
     assert azure_auth_settings(cfg)["CLIENT_SECRET"] == "client-secret-value-456"
     assert database_settings(cfg, ROOT)["PASSWORD"] == "db-password-000"
+
+
+def test_fabric_session_mode_is_validated_and_named(settings):
+    found = _check_with(settings, {**ENTRA, "LIVY_BACKEND": "fabric", "LIVY_BASE_ENDPOINT": FABRIC_OK,
+                                   "FABRIC_SESSION_MODE": "shared"})
+    assert [(m.id, m.obj) for m in found] == [("livy.E001", "FABRIC_SESSION_MODE")]
+    assert "'standard' or 'high_concurrency'" in found[0].msg
+    ok = _check_with(settings, {**ENTRA, "LIVY_BACKEND": "fabric", "LIVY_BASE_ENDPOINT": FABRIC_OK,
+                                "FABRIC_SESSION_MODE": "high_concurrency"})
+    assert ok == []
+
+
+def test_high_concurrency_without_fabric_is_an_error(settings):
+    found = _check_with(settings, {"DJANGO_SECRET": "s" * 50, "FABRIC_SESSION_MODE": "high_concurrency"})
+    assert [(m.id, m.obj) for m in found] == [("livy.E009", "FABRIC_SESSION_MODE")]
+
+
+def test_session_tag_defaults_to_the_app_name():
+    cfg, _ = load_config({})
+    assert cfg.fabric_session_tag == "livy-web"
+    cfg, _ = load_config({"LIVY_SESSION_NAME_PREFIX": "finance_", "FABRIC_SESSION_TAG": ""})
+    assert cfg.fabric_session_tag == "finance"
+    cfg, _ = load_config({"FABRIC_SESSION_TAG": "team-a"})
+    assert cfg.fabric_session_tag == "team-a"
