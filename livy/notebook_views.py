@@ -419,6 +419,11 @@ def _injected(run: NotebookRun | None) -> dict[str, Any] | None:
     return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}
 
 
+def _key(stmt: Statement | None) -> str:
+    """What a cell's output under it was drawn from (``pk:state:progress``; "" for no run)."""
+    return f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
+
+
 def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] | None = None) -> dict[str, Any]:
     """What the page updates itself from (the run, poll and cancel answers)::
 
@@ -433,7 +438,7 @@ def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] 
     busy = False
     for cell in selectors.cells_of(notebook):
         stmt = cell.last_statement
-        key = f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
+        key = _key(stmt)
         busy = busy or bool(stmt is not None and not stmt.is_terminal)
         entry: dict[str, Any] = {"id": cell.pk, "statement": _statement_json(stmt), "key": key}
         if known is None or known.get(str(cell.pk)) != key:
@@ -544,7 +549,8 @@ def _editor_page(request: HttpRequest, notebook: Notebook) -> HttpResponse:
     cells = list(selectors.cells_of(notebook))
     for cell in cells:
         cell.html = render_markdown(cell.source) if cell.kind == Cell.MARKDOWN else ""
-    state = _page_state(request, notebook, known={})
+    # The outputs are in the page's HTML: the state JSON need not carry them again.
+    state = _page_state(request, notebook, known={str(c.pk): _key(c.last_statement) for c in cells})
     data = {
         "id": notebook.pk, "version": notebook.version, "title": notebook.title,
         "cells": [{"id": c.pk, "kind": c.kind, "source": c.source, "is_parameters": c.is_parameters}
