@@ -10,6 +10,10 @@ Rules:
 * A statement submitted while its session is still starting is ``queued`` and sent when the
   session becomes ready, in submission order. Claims on rows are conditional ``UPDATE``\\ s, so
   several processes or tabs never send the same statement twice.
+* A notebook run's statements (``Statement.run``) go to Livy one at a time: one is sent only
+  once every earlier statement of its run ended OK; when one did not, the rest of the run is
+  cancelled ("Not run: cell N failed") and the run is failed (:func:`settle_run`). Only an
+  owner's request sends the next one (:func:`dispatch` with ``wait`` drives the chain).
 * Refreshing from Livy happens only while something is not terminal, and at most once per
   ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll. There is one
   refresh per intent: :func:`poll` (a page's GET poll), :func:`verify` (a page load),
