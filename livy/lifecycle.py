@@ -329,9 +329,11 @@ def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, s
         _reconcile_submissions(session, client)
     if send and session.is_ready and reader.proved:
         deadline = time.monotonic() + wait
+        sent_any = False
         while True:
             before = {stmt.pk for stmt in running}
             count = dispatch_queued(session, client=client)
+            sent_any = sent_any or bool(count)
             running = list(open_statements(session).filter(livy_id__isnull=False))
             sent = [stmt for stmt in running if stmt.pk not in before]
             # A run's next cell waits for the one running: waiting for that drives the chain.
@@ -349,7 +351,8 @@ def _refresh(session: SparkSession, client: LivyClient, *, owner_acting: bool, s
             # What was sent finished within the wait: send the next (a run's next cell) now.
         _keep_alive_quietly(session, client)
         if not running:
-            _settle_after_statements(reader, list(session.statements.filter(run__isnull=False).order_by("-pk")[:1]))
+            if sent_any:
+                _settle_after_statements(reader, [])
             settle_runs(session)
             return session
     if running and session.livy_id:
