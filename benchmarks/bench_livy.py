@@ -1146,6 +1146,25 @@ def _interrupted(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")  # so every finally: stops what was started
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def run_all_figure(args: argparse.Namespace) -> dict[str, Any]:
+    """Figure 6: Run all of a notebook of 20 trivial cells through the app (the notebook
+    page's run and poll requests, in process) vs 20 sequential direct REST statements, each
+    side in its own Livy session (``benchmarks/bench_run_all.py``, run as a child process so
+    its Django set-up stays out of this one). Returns its JSON, or ``{"error": ...}``."""
+    log("figure 6: Run all of 20 trivial cells vs 20 direct REST statements")
+    try:
+        out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_run_all.py"), "--json",
+                              "--samples", str(args.run_all_samples), "--livy", args.livy],
+                             capture_output=True, text=True, timeout=900, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+        return {"error": str(exc)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="End-to-end figures of the notebook against the real Livy.")
     parser.add_argument("--samples", type=int, default=30, help="measured 1+1 samples per side (default 30)")
@@ -1167,12 +1186,20 @@ def main() -> int:
                         help="leave out the third side of figure 1: the Re-run button, whose view waits LIVY_RUN_WAIT")
     parser.add_argument("--server-timing", action="store_true",
                         help="diagnosis: add benchmarks/server_timing.py's middleware (wall, CPU, SQL per request)")
+    parser.add_argument("--run-all-samples", type=int, default=5,
+                        help="samples of figure 6, Run all of 20 trivial cells vs 20 direct statements (0: leave out)")
+    parser.add_argument("--run-all-only", action="store_true", help="measure figure 6 only")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupted)
 
+    if args.run_all_only:
+        print(json.dumps(run_all_figure(args), indent=1))
+        return 0
     started = dt.datetime.now(dt.UTC)
     info = machine()
     raw = measure(args)
+    if args.run_all_samples > 0:
+        raw["run_all"] = run_all_figure(args)
     report = {"date": started.isoformat(timespec="seconds"), "duration_s": round(
         (dt.datetime.now(dt.UTC) - started).total_seconds()), "machine": info,
         "args": vars(args), "raw": raw}
@@ -1180,6 +1207,11 @@ def main() -> int:
     report["summary"] = summarise(raw, args)
     report["summary"]["analysis"] = analysis(raw)
     print_table(report)
+    if "run_all" in raw:
+        ra = raw["run_all"]
+        print(f"6. Run all of {ra.get('cells')} trivial cells: app {fmt(_ms(ra.get('app_run_all_s')))}, "
+              f"{ra.get('cells')} direct REST statements {fmt(_ms(ra.get('direct_rest_s')))}, "
+              f"ratio {ra.get('ratio')} (goal <= 1.2: {'pass' if ra.get('passed') else 'FAIL'})")
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1, default=str))

@@ -1,7 +1,9 @@
 """Benchmark of the notebook endpoints the notebook page calls, on a notebook of 200 cells with
 outputs (a third markdown, a third PySpark with text, a third Spark SQL with a 20-row table):
 
-1. ``GET /notebooks/<id>/json/`` (opening it: server time and bytes);
+1. ``GET /notebooks/<id>/json/`` and ``GET /notebooks/<id>/`` (opening it: the JSON and the
+   owner's notebook page with its 200 editors' sources and outputs: server time and bytes),
+   and the page's poll answered with nothing changed;
 2. ``POST /notebooks/<id>/save/`` of all 200 cells with one source changed (the autosave
    round trip, version checked and bumped);
 3. ``GET /notebooks/<id>.ipynb`` (export with outputs, validated with nbformat);
@@ -96,8 +98,15 @@ def main(count: int) -> None:
         Cell.objects.filter(pk=cell.pk).update(last_statement=stmt)
     print(f"{count} requests per row; a notebook of {CELLS} cells ({CELLS // 3 * 2} with outputs); no Livy")
 
+    first = client.post(reverse("livy:notebook_poll", args=[notebook.pk]), "{}", content_type="application/json").json()
+    known = {str(c["id"]): c["key"] for c in first["cells"]}
     measure(f"open: GET json of {CELLS} cells", count, lambda: client.get(reverse("livy:notebook_json",
                                                                                 args=[notebook.pk])))
+    measure(f"open: GET the notebook page of {CELLS} cells (owner, editable)", max(5, count // 2),
+            lambda: client.get(reverse("livy:notebook_detail", args=[notebook.pk])))
+    measure(f"poll: POST poll of {CELLS} cells, nothing changed", count,
+            lambda: client.post(reverse("livy:notebook_poll", args=[notebook.pk]), json.dumps({"known": known}),
+                                content_type="application/json"))
     current = client.get(reverse("livy:notebook_json", args=[notebook.pk])).json()
     state = {"version": current["version"], "cells": current["cells"]}
 

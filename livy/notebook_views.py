@@ -395,7 +395,7 @@ def _session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
     """Which session runs the notebook and whether its variables come from this notebook:
     ``{"state", "name", "id", "from_notebook": bool, "gone": bool, "text"}`` (``gone``: the
     session of the notebook's last run ended: "Variables are gone: Run all to rebuild")."""
-    session = livy_selectors.active_session(user)
+    session = livy_selectors.active_session(user, lifecycle.notebook_scope(notebook.pk))
     ran = Statement.objects.filter(cell__notebook=notebook, author=user).exclude(cell=None)
     last = ran.select_related("session").order_by("-pk").first()
     live = session is not None and not session.is_terminal
@@ -405,6 +405,9 @@ def _session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
         text = "Variables are gone: Run all to rebuild (the session of the last run ended)."
     elif session is None or not live:
         text = "No session yet: the first Run starts one (about a minute)."
+    elif session.repl is not None:
+        text = (f"REPL {session.repl.repl_id} in shared Livy session {session.repl.session_id} ({session.state}) "
+                "is this notebook's own: its variables are this notebook's alone.")
     elif from_notebook:
         text = f"Session {session.name} ({session.state}) runs this notebook: its variables come from this notebook's runs."
     else:
@@ -425,6 +428,11 @@ def _injected(run: NotebookRun | None) -> dict[str, Any] | None:
     return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}
 
 
+def _key(stmt: Statement | None) -> str:
+    """What a cell's output under it was drawn from (``pk:state:progress``; "" for no run)."""
+    return f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
+
+
 def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] | None = None) -> dict[str, Any]:
     """What the page updates itself from (the run, poll and cancel answers)::
 
@@ -439,7 +447,7 @@ def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] 
     busy = False
     for cell in selectors.cells_of(notebook):
         stmt = cell.last_statement
-        key = f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
+        key = _key(stmt)
         busy = busy or bool(stmt is not None and not stmt.is_terminal)
         entry: dict[str, Any] = {"id": cell.pk, "statement": _statement_json(stmt), "key": key}
         if known is None or known.get(str(cell.pk)) != key:
@@ -493,7 +501,7 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"error": "invalid", "message": "That cell is not in this notebook (reload the page)."},
                                 status=400)
     try:
-        service.start_run(notebook, request.user, livy_client(), mode=str(body.get("mode") or "all"), cell=cell,
+        service.start_run(notebook, request.user, livy_client(request.session), mode=str(body.get("mode") or "all"), cell=cell,
                           parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT)
     except service.NotebookError as exc:
         return JsonResponse({"error": "invalid", "message": str(exc)}, status=400)
@@ -518,9 +526,9 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
                 if c.last_statement is not None and not c.last_statement.is_terminal}
     try:
         if run is not None and not run.is_finished:
-            service.drive_run(run, livy_client(), wait=current_config().LIVY_RUN_WAIT)
+            service.drive_run(run, livy_client(request.session), wait=current_config().LIVY_RUN_WAIT)
         for session in sessions:
-            lifecycle.dispatch(session, client=livy_client(), user=request.user)
+            lifecycle.dispatch(session, client=livy_client(request.session), user=request.user)
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -538,7 +546,7 @@ def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     run = service.current_run(notebook)
     try:
         if run is not None:
-            service.cancel_run(run, livy_client(), request.user)
+            service.cancel_run(run, livy_client(request.session), request.user)
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -550,7 +558,8 @@ def _editor_page(request: HttpRequest, notebook: Notebook) -> HttpResponse:
     cells = list(selectors.cells_of(notebook))
     for cell in cells:
         cell.html = render_markdown(cell.source) if cell.kind == Cell.MARKDOWN else ""
-    state = _page_state(request, notebook, known={})
+    # The outputs are in the page's HTML: the state JSON need not carry them again.
+    state = _page_state(request, notebook, known={str(c.pk): _key(c.last_statement) for c in cells})
     data = {
         "id": notebook.pk, "version": notebook.version, "title": notebook.title,
         "cells": [{"id": c.pk, "kind": c.kind, "source": c.source, "is_parameters": c.is_parameters}

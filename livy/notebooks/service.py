@@ -352,7 +352,7 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
     (:func:`start_run` waits for the chain)."""
     runnable, injected = _runnable(notebook, cells, parameters)
     if run is not None:
-        wait = 0.0
+        return _queue_run(runnable, injected, user, client, run)
     statements: list[Statement] = []
     floor = Statement.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     for i, cell in enumerate(runnable):
@@ -372,6 +372,31 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
             if kept is not None and kept.code == cell.source:
                 _link(cell, kept)
             raise
+    return statements
+
+
+def _queue_run(runnable: list[Cell], injected: str, user: Any, client: LivyClient, run: NotebookRun) -> list[Statement]:
+    """:func:`queue_cells` for a run: every statement queued at once (:func:`livy.lifecycle.submit_run`),
+    each cell linked to its own statement (not to the injected one)."""
+    items: list[tuple[str, str, Any]] = []
+    own: list[Cell | None] = []
+    for cell in runnable:
+        if cell.source.strip():
+            items.append((cell.source, cell.kind, cell))
+            own.append(cell)
+        if injected and cell.is_parameters:
+            items.append((injected, cell.kind, cell))
+            own.append(None)
+    try:
+        statements = lifecycle.submit_run(user, items, client=client, run=run)
+    except LivyError:
+        for stmt in run.statements.select_related("cell").order_by("pk"):
+            if stmt.cell is not None and stmt.code == stmt.cell.source:
+                _link(stmt.cell, stmt)
+        raise
+    for holder, stmt in zip(own, statements, strict=True):
+        if holder is not None:
+            _link(holder, stmt)
     return statements
 
 

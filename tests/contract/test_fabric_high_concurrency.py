@@ -373,3 +373,63 @@ def test_430_on_acquire_tells_when_to_try_again_and_keeps_the_code(users):
     assert Statement.objects.get(code="x = 41").state == "failed" and erin.fabric.repls == {}
     erin.run("x = 41")  # the user's next Run acquires
     assert len(erin.fabric.repls) == 1
+
+
+def test_the_notebook_page_runs_each_notebook_in_its_own_repl_and_says_so(users):
+    """Run all from two notebook pages of one user: two REPLs (one per notebook), each page's
+    session bar names its own REPL, and a variable of one notebook is a NameError in the other."""
+    from livy.notebooks import service
+    from livy.notebooks.ipynb import NotebookCell
+
+    erin, _ = users
+    person = SparkSession._meta.get_field("owner").related_model.objects.get(username=erin.username)
+    first = service.create(person, title="sets x", cells=[NotebookCell("pyspark", "x = 1"), NotebookCell("pyspark", "x")])
+    second = service.create(person, title="reads x", cells=[NotebookCell("pyspark", "x")])
+
+    def run_all_and_poll(book):
+        url = reverse("livy:notebook_run", args=[book.pk])
+        assert erin.client.post(url, {"mode": "all"}, content_type="application/json").status_code == 200
+
+        def finished():
+            SparkSession.objects.filter(active=True).update(refreshed_at=None)
+            state = erin.client.post(reverse("livy:notebook_poll", args=[book.pk]), {},
+                                     content_type="application/json").json()
+            return state if state["run"] and state["run"]["state"] != "running" else None
+        return wait_for(finished, timeout=10, interval=0, what=f"the run of {book.title!r} to end")
+
+    assert run_all_and_poll(first)["run"]["state"] == "succeeded"
+    assert run_all_and_poll(second)["run"]["state"] == "failed"
+    rows = {r.repl_scope: r for r in SparkSession.objects.filter(active=True, owner=person)}
+    assert set(rows) == {f"notebook:{first.pk}", f"notebook:{second.pk}"}
+    assert second.cells.get().last_statement.error_name == "NameError"
+    for book in (first, second):
+        bar = erin.client.get(reverse("livy:notebook_json", args=[book.pk])).json()
+        state = erin.client.post(reverse("livy:notebook_poll", args=[book.pk]), {},
+                                 content_type="application/json").json()["session"]
+        repl = rows[f"notebook:{book.pk}"].repl
+        assert state["text"].startswith(f"REPL {repl.repl_id} in shared Livy session {repl.session_id}"), (bar, state)
+
+
+def test_in_standard_mode_the_notebook_page_runs_on_fabric_in_the_user_s_one_session(users, settings):
+    """The notebook page on Fabric with delegated tokens (standard mode): Run all goes through
+    the user's one session, as the console does."""
+    from livy.notebooks import service
+    from livy.notebooks.ipynb import NotebookCell
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"FABRIC_SESSION_MODE": "standard"})
+    erin, _ = users
+    person = SparkSession._meta.get_field("owner").related_model.objects.get(username=erin.username)
+    book = service.create(person, title="standard", cells=[NotebookCell("pyspark", "1+1")])
+    assert erin.client.post(reverse("livy:notebook_run", args=[book.pk]), {"mode": "all"},
+                            content_type="application/json").status_code == 200
+
+    def finished():
+        SparkSession.objects.filter(active=True).update(refreshed_at=None)
+        state = erin.client.post(reverse("livy:notebook_poll", args=[book.pk]), {},
+                                 content_type="application/json").json()
+        return state if state["run"]["state"] != "running" else None
+    state = wait_for(finished, timeout=10, interval=0, what="the run to end")
+    assert state["run"]["state"] == "succeeded"
+    assert book.cells.get().last_statement.output["data"] == {"text/plain": "2"}
+    row = SparkSession.objects.get(active=True, owner=person)
+    assert row.repl_scope == "" and state["session"]["text"].startswith(f"Session {row.name}")

@@ -235,3 +235,21 @@ def test_deleting_the_notebook_keeps_the_run(cast, livy_api):
     service.delete(notebook)
     run.refresh_from_db()
     assert run.notebook is None and run.statements.count() == 1
+
+
+def test_maintenance_never_sends_a_runs_next_cell_but_settles_a_failure(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2", "print(x)", "c = 3")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
+    assert livy.sent == ["a = 1"]  # finished, but the next cell waits for its owner's request
+    assert _states(run)[:2] == ["available", "queued"]
+    _drive(session)  # the owner's page polls: it goes on
+    livy.finish(1)
+    _drive(session)
+    livy.finish(2, error=True)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
+    run.refresh_from_db()
+    assert run.state == "failed" and _states(run)[-1] == "cancelled" and livy.sent[-1] == "print(x)"

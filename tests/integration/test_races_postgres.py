@@ -185,3 +185,53 @@ def test_two_users_racing_get_one_session_each(served):
     assert Counter(code for _, code in livy.statement_posts if code.startswith("e")) == Counter(codes["erin"])
     for user in USERS:
         assert len([row for row in _sessions(db_url, user) if row[1]]) == 1
+
+
+def _post_json(browser: Browser, path: str, body: dict) -> object:
+    import json
+
+    headers = {"X-CSRFToken": browser.http.cookies.get("csrftoken", ""), "Referer": f"{browser.base_url}/",
+               "Content-Type": "application/json"}
+    return browser.http.post(f"{browser.base_url}{path}", data=json.dumps(body), headers=headers, timeout=60)
+
+
+def test_notebook_runs_racing_in_several_tabs_send_each_cell_once_and_in_order(served):
+    """Several tabs press Run all of one notebook at once, then all poll at once (each poll
+    drives the runs): every statement of every run reaches Livy exactly once, and each run's
+    cells reach it in notebook order."""
+    url, livy, db_url, log = served
+    cells = [f"nb_cell_{i} = {i}" for i in range(5)]
+    env = app_environment(DEBUG="true", DJANGO_SECRET=secrets.token_urlsafe(50), DATABASE_URL=db_url,
+                          LIVY_BASE_ENDPOINT=livy.url)
+    made = manage(env, "shell", "-c", (
+        "from django.contrib.auth.models import User\n"
+        "from livy.notebooks import service\n"
+        "from livy.notebooks.ipynb import NotebookCell\n"
+        f"nb = service.create(User.objects.get(username='erin'), title='Race', cells=[NotebookCell('pyspark', c) for c in {cells!r}])\n"
+        "print('NOTEBOOK', nb.pk)\n"))
+    pk = int(made.split("NOTEBOOK", 1)[1].split()[0])
+    browsers = _signed_in(url, "erin", 4)
+    before = len(livy.statement_posts)
+    try:
+        answers = _at_once([lambda b=b: _post_json(b, f"/notebooks/{pk}/run/", {"mode": "all"}) for b in browsers])
+        assert [a.status_code for a in answers] == [200] * len(browsers), f"{[a.status_code for a in answers]}\n{_errors(log)}"
+
+        def finished() -> bool:
+            polls = _at_once([lambda b=b: _post_json(b, f"/notebooks/{pk}/poll/", {}) for b in browsers])
+            assert {p.status_code for p in polls} == {200}, _errors(log)
+            states = _rows(db_url, "SELECT state FROM livy_notebookrun WHERE notebook_id = %s", pk)
+            return len(states) == len(browsers) and all(s != "running" for (s,) in states)
+
+        wait_for(finished, timeout=90, interval=0.2, what="every run to finish")
+    finally:
+        for browser in browsers:
+            browser.close()
+    sent = [code for _, code in livy.statement_posts[before:]]
+    assert Counter(sent) == Counter({c: len(browsers) for c in cells})  # each run's cells once
+    runs = _rows(db_url, "SELECT id, state FROM livy_notebookrun WHERE notebook_id = %s ORDER BY id", pk)
+    assert {state for _, state in runs} == {"succeeded"}
+    for run_id, _ in runs:
+        rows = _rows(db_url, "SELECT code, livy_id FROM livy_statement WHERE run_id = %s ORDER BY id", run_id)
+        assert [code for code, _ in rows] == cells
+        livy_ids = [livy_id for _, livy_id in rows]
+        assert livy_ids == sorted(livy_ids), rows  # sent in notebook order

@@ -210,14 +210,14 @@ export function setupNotebookPage(list) {
   /** Saves now (after the save on its way, if any); resolves true once the server has it all. */
   async function saveNow() {
     clearTimeout(saveTimer);
-    if (saving) { await saving; if (edits === savedEdits) return true; }
+    while (saving) await saving; // one save at a time: two with the same version would conflict
     if (conflict) return false;
     if (edits === savedEdits) return true;
     const sentEdits = edits;
     const sentCells = cells();
     const body = { version, cells: snapshot() };
     showSave("saving", "Saving…");
-    saving = (async () => {
+    const mine = (async () => {
       let answer;
       try { answer = await postJSON(data.urls.save, body); }
       catch { retryLater("the server cannot be reached"); return false; }
@@ -241,9 +241,10 @@ export function setupNotebookPage(list) {
       showSave("error", `Not saved: ${reply?.message || `the server answered ${status}`} (your text is kept in this browser)`);
       return false;
     })();
-    try { return await saving; }
+    saving = mine;
+    try { return await mine; }
     finally {
-      saving = null;
+      if (saving === mine) saving = null;
       if (edits !== savedEdits && !conflict && stateEl.getAttribute("data-state") !== "error") {
         saveTimer = setTimeout(() => { saveNow(); }, SAVE_DELAY);
       }
@@ -305,6 +306,16 @@ export function setupNotebookPage(list) {
     for (const entry of entries) {
       const li = byId.get(String(entry.id));
       if (!li) continue;
+      // Answers may arrive out of order (a Run's answer after a later poll's): never go back
+      // to an older run of the cell, nor from a finished state to an unfinished one.
+      const st0 = entry.statement;
+      const shownId = Number(li.getAttribute("data-statement-id") || 0);
+      const shownDone = li.getAttribute("data-statement-done") === "1";
+      if (!force && ((!st0 && shownId) || (st0 && (st0.id < shownId || (st0.id === shownId && shownDone && !st0.is_terminal))))) continue;
+      if (st0) {
+        li.setAttribute("data-statement-id", String(st0.id));
+        li.setAttribute("data-statement-done", st0.is_terminal ? "1" : "0");
+      }
       if (entry.html != null) {
         const out = $("[data-output]", li);
         out.innerHTML = entry.html;
