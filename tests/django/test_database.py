@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.checks import Error
 
 from livy.checks import configuration_check
-from myapp.config import database_settings, load_config
+from myapp.config import SQLITE_INIT, database_settings, load_config
 
 BASE = Path("/srv/livy-web")
 
@@ -47,10 +47,29 @@ def test_default_is_the_sqlite_file_with_lock_waiting():
     assert db == {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": BASE / "db.sqlite3",
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": SQLITE_INIT},
     }
     cfg, _ = load_config({"DATABASE_PATH": "/var/lib/livy-web/db.sqlite3"})
     assert database_settings(cfg, BASE)["NAME"] == Path("/var/lib/livy-web/db.sqlite3")
+
+
+@pytest.mark.django_db
+def test_the_sqlite_file_runs_in_write_ahead_log_mode(tmp_path):
+    """A connection made with these settings writes through a WAL (readers never block the
+    writer; a commit needs no fsync of its own)."""
+    from django.db.utils import ConnectionHandler
+
+    cfg, _ = load_config({"DATABASE_PATH": str(tmp_path / "app.sqlite3")})
+    handler = ConnectionHandler({"default": {**database_settings(cfg, BASE), "TIME_ZONE": None,
+                                             "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False, "AUTOCOMMIT": True,
+                                             "ATOMIC_REQUESTS": False, "TEST": {}}})
+    connection = handler["default"]
+    try:
+        with connection.cursor() as cursor:
+            assert cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert cursor.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    finally:
+        connection.close()
 
 
 def test_postgres_url_keeps_connections_and_has_no_sqlite_options():
@@ -77,7 +96,7 @@ def test_sqlite_url_is_relative_to_the_project_folder():
     cfg, _ = load_config({"DATABASE_URL": "sqlite:///data/app.sqlite3"})
     db = database_settings(cfg, BASE)
     assert db["NAME"] == BASE / "data/app.sqlite3"
-    assert db["OPTIONS"] == {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    assert db["OPTIONS"] == {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": SQLITE_INIT}
 
 
 def test_the_test_settings_honour_database_url():
