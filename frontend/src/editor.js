@@ -170,6 +170,9 @@ function livyCompletionSource(getOptions, getKind) {
       return null;
     }
     if (context.aborted || !Array.isArray(candidates)) return null;
+    // The answer came after the user left this editor (another cell, a button): no popup in an
+    // editor nobody types in (it would stay open there, over the outputs, until it is focused).
+    if (context.view && !context.view.hasFocus) return null;
 
     var seen = Object.create(null), options = [];
     for (var i = 0; i < candidates.length; i++) {

@@ -248,6 +248,23 @@ def test_completion_offers_livys_candidates_for_scala_only(nb, livy):
     assert len(asked) == count
 
 
+def test_a_completion_answer_after_leaving_the_editor_opens_no_popup(nb, livy):
+    """Typing starts a completion request (after 250 ms); the user moves on before Livy answers:
+    the answer opens no list in the editor they left (it would hang over the page)."""
+    _start_session(nb)
+    nb.select_option("#id_kind", "spark")
+    type_code(nb, "")
+    with nb.expect_response(lambda r: r.url.endswith("/complete/")):
+        nb.keyboard.type("spark.ran")
+        nb.locator("#id_kind").focus()  # leave the editor while the request is pending
+    # Let the page apply the answer (a promise, then a render frame) before looking.
+    nb.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    expect(nb.locator(".cm-tooltip-autocomplete")).to_have_count(0)
+    nb.locator("#run-form .cm-content").click()
+    nb.keyboard.press("Control+Space")  # asked for again in the editor, it opens there
+    expect(nb.locator(".cm-tooltip-autocomplete li").first).to_have_text("range")
+
+
 def test_keyboard_alone_reaches_and_uses_the_run_button(nb, livy):
     nb.locator("#run-form .cm-content").click()
     nb.keyboard.insert_text("1+1")
