@@ -30,7 +30,6 @@ from api.schemas import (
 )
 from livy import uploads
 from livy.models import Cell, Notebook
-from livy.notebook_views import _download_name
 from livy.notebooks import ipynb, selectors, service
 
 router = Router(tags=["notebooks"])
@@ -190,5 +189,5 @@ def export_notebook(request: HttpRequest, notebook_id: int) -> HttpResponse:
     notebook = selectors.get_visible(caller(request), notebook_id)
     text = ipynb.write_ipynb(notebook.title, selectors.export_cells(notebook))
     response = HttpResponse(text.encode("utf-8"), content_type="application/x-ipynb+json")
-    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, "ipynb")}"'
+    response["Content-Disposition"] = f'attachment; filename="{ipynb.download_name(notebook.title, notebook.pk, "ipynb")}"'
     return response
