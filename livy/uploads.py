@@ -97,6 +97,17 @@ def notebook_import_limit() -> UploadLimit:
                        margin=64 * 1024)
 
 
+def api_notebook_limit() -> UploadLimit:
+    """The API's notebook import and save (``/api/v1/notebooks``, ``/api/v1/notebooks/{id}``):
+    one ``.ipynb`` of ``NOTEBOOK_MAX_IMPORT_BYTES``, as a multipart file, as the body itself or
+    inside a save's JSON; the message names the setting (for whoever runs the server)."""
+    from livy.notebooks import service
+
+    per_file = service.max_import_bytes()
+    return UploadLimit(per_file, 1, f"a notebook of up to {per_file:,} bytes ({human_size(per_file)}) is accepted "
+                                    "(NOTEBOOK_MAX_IMPORT_BYTES)", margin=64 * 1024)
+
+
 def default_limit() -> UploadLimit:
     """The limit of a URL that declares none: the largest of the declared ones, so no URL
     takes more than some page accepts."""
@@ -191,6 +202,37 @@ def limit_upload(request: HttpRequest, limit: UploadLimit) -> str | None:
     handlers = [h for h in request.upload_handlers if not isinstance(h, LimitedUploadHandler)]
     request.upload_handlers = [LimitedUploadHandler(request, limit), *handlers]
     return None
+
+
+class BodyTooLarge(Exception):
+    """A request body over ``limit``, the most a route reads (:func:`read_body`); ``declared``
+    is its ``Content-Length`` when that said so (nothing read), else None (more arrived than
+    ``limit``). ``sent`` words its size for a message."""
+
+    def __init__(self, limit: int, declared: int | None = None):
+        self.limit = limit
+        self.declared = declared
+        self.sent = f"{declared:,} bytes" if declared is not None else f"more than {limit:,} bytes"
+        super().__init__(f"The body is {self.sent}, over the {limit:,} bytes read here.")
+
+
+def read_body(request: HttpRequest, max_bytes: int) -> bytes:
+    """The body of ``request`` read as a stream of at most ``max_bytes`` bytes, for a route
+    whose body may be larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``request.body`` refuses
+    those: Django's "Request and response objects", ``HttpRequest.body``). Raises
+    :class:`BodyTooLarge` when ``Content-Length`` declares more, unread, or when more arrives
+    (at most ``max_bytes + 1`` bytes are read). Once called, ``request.body`` is unavailable
+    (Django's ``RawPostDataException``) unless it was read before."""
+    if hasattr(request, "_body"):
+        data: bytes = request.body
+    else:
+        declared = content_length(request)
+        if declared > max_bytes:
+            raise BodyTooLarge(max_bytes, declared)
+        data = request.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BodyTooLarge(max_bytes)
+    return data
 
 
 # --------------------------------------------------------------------------- middleware

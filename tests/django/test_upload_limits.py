@@ -410,3 +410,20 @@ def test_asgi_cuts_a_chunked_body_at_the_limit():
 
     _, given = _asgi(uploads.asgi_body_limit(app, lambda: 1000), [], [b"x" * 400] * 10)
     assert seen == [400, 400, "disconnect"] and len(given) == 3  # nothing read after the cut
+
+
+# ------------------------------------------------------------------------- bounded bodies
+def test_read_body_stops_a_body_without_length_at_the_limit(rf):
+    """A body read as a stream (the API's .ipynb import) with no Content-Length (chunked, as
+    ASGI passes it) takes at most the limit plus one byte, however much arrives."""
+    request = rf.post("/api/v1/notebooks", b"", content_type="application/json")
+    stream = CountingInput(b"{" + b" " * 10)
+    request._stream = stream
+    request.META.pop("CONTENT_LENGTH", None)
+    with pytest.raises(uploads.BodyTooLarge) as caught:
+        uploads.read_body(request, 400)
+    assert caught.value.sent == "more than 400 bytes" and stream.read_bytes == 401
+    request = rf.post("/x", b"{}", content_type="application/json")
+    assert uploads.read_body(request, 2) == b"{}"
+    with pytest.raises(uploads.BodyTooLarge, match="2 bytes, over the 1 bytes"):
+        uploads.read_body(rf.post("/x", b"{}", content_type="application/json"), 1)
