@@ -65,12 +65,14 @@ def cursor_page(qs: QuerySet[Any], limit: int, cursor: int | None, out: Callable
     return {"items": [out(r) for r in rows], "next_cursor": rows[-1].pk if more else None}
 
 
-def json_body(request: HttpRequest, model: type[M]) -> M:
-    """The request's JSON body as ``model``. Raises ninja's ``HttpError(400)`` for a body that
-    is not JSON in UTF-8 (answered as a problem), ``ValidationError`` (422, each field's
+def json_body(request: HttpRequest, model: type[M], body: bytes | None = None) -> M:
+    """The request's JSON body (or ``body``, when the caller read it, e.g. with
+    :func:`livy.uploads.read_body`) as ``model``. Raises ninja's ``HttpError(400)`` for a body
+    that is not JSON in UTF-8 (answered as a problem), ``ValidationError`` (422, each field's
     error under ``body``) for one that does not fit the model."""
+    raw = request.body if body is None else body
     try:
-        data = json.loads(request.body or b"null")
+        data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise HttpError(400, "The body is not valid JSON in UTF-8.") from None
     return validated(model, data)

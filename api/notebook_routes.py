@@ -30,14 +30,14 @@ from api.schemas import (
 )
 from livy import uploads
 from livy.models import Cell, Notebook
-from livy.notebook_views import _download_name
 from livy.notebooks import ipynb, selectors, service
 
 router = Router(tags=["notebooks"])
 
-# An imported notebook is held to NOTEBOOK_MAX_IMPORT_BYTES before the body is read
-# (livy/uploads.py), as on the import page.
-uploads.LIMITS["api/v1/notebooks"] = uploads.Declared(uploads.notebook_import_limit, back_to="")
+# An imported or saved notebook is held to NOTEBOOK_MAX_IMPORT_BYTES before the body is read
+# (livy/uploads.py), as on the import page; a Content-Length over it is a 413 problem unread.
+uploads.LIMITS["api/v1/notebooks"] = uploads.Declared(uploads.api_notebook_limit, back_to="")
+uploads.LIMITS["api/v1/notebooks/<int:notebook_id>"] = uploads.Declared(uploads.api_notebook_limit, back_to="")
 
 #: Media types of an nbformat body.
 IPYNB_TYPES = ("application/json", "application/x-ipynb+json")
@@ -79,7 +79,13 @@ def _import_bytes(request: HttpRequest) -> tuple[bytes, str]:
                               f"{service.max_import_bytes():,} bytes can be imported (NOTEBOOK_MAX_IMPORT_BYTES).")
         return upload.read(), upload.name or ""
     if content_type in IPYNB_TYPES or content_type == "":
-        return request.body, ""
+        most = service.max_import_bytes()
+        try:
+            return uploads.read_body(request, most), ""
+        except uploads.BodyTooLarge as exc:
+            raise HttpError(413, f"The notebook sent is {exc.sent}: notebooks of up to {most:,} "
+                                 f"bytes ({uploads.human_size(most)}) can be imported (NOTEBOOK_MAX_IMPORT_BYTES). "
+                                 "Nothing was created.") from None
     raise HttpError(415, f"Send an .ipynb as application/json, application/x-ipynb+json or multipart/form-data, "
                          f"not {content_type}.")
 
@@ -132,19 +138,28 @@ def get_notebook(request: HttpRequest, notebook_id: int) -> Any:
     return notebook_out(user, selectors.get_visible(user, notebook_id))
 
 
-@router.put("/{int:notebook_id}", response={200: NotebookOut, 409: Problem, 422: ValidationProblem, **COMMON},
+@router.put("/{int:notebook_id}", response={200: NotebookOut, 409: Problem, 413: Problem, 422: ValidationProblem,
+                                            **COMMON},
             summary="Save a notebook (versioned)")
 def save_notebook(request: HttpRequest, notebook_id: int) -> Any:
     """Save the cells (and the title) against ``version``, as the editor saves: ``cells`` is
     the whole list in order (existing cells by ``id``, new ones without; cells left out are
     deleted), or ``ipynb`` a notebook whose cells replace them all. 200 with the new
     ``version``; 409 (nothing written) when someone saved since that version, with the
-    current ``version`` and ``notebook``; 422 for cells that cannot be saved."""
+    current ``version`` and ``notebook``; 413 for a body over ``NOTEBOOK_MAX_IMPORT_BYTES`` (plus
+    64 KB for the other fields); 422 for cells that cannot be saved."""
     user = caller(request)
     notebook = selectors.get_visible(user, notebook_id)
     if not selectors.can_edit(user, notebook):
         raise PermissionDenied("You may read this notebook but not change it.")
-    body = json_body(request, NotebookSave)
+    limit = uploads.api_notebook_limit()
+    try:
+        raw = uploads.read_body(request, limit.body)
+    except uploads.BodyTooLarge as exc:
+        raise HttpError(413, f"The save is {exc.sent}: it may carry a notebook of up to "
+                             f"{limit.per_file:,} bytes (NOTEBOOK_MAX_IMPORT_BYTES) and {limit.margin:,} bytes of "
+                             "other fields. Nothing was written.") from None
+    body = json_body(request, NotebookSave, body=raw)
     if (body.cells is None) == (body.ipynb is None):
         raise _file_error("Give either cells (the cell list) or ipynb (a notebook), not both or neither.")
     if body.ipynb is not None:
@@ -190,5 +205,5 @@ def export_notebook(request: HttpRequest, notebook_id: int) -> HttpResponse:
     notebook = selectors.get_visible(caller(request), notebook_id)
     text = ipynb.write_ipynb(notebook.title, selectors.export_cells(notebook))
     response = HttpResponse(text.encode("utf-8"), content_type="application/x-ipynb+json")
-    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, "ipynb")}"'
+    response["Content-Disposition"] = f'attachment; filename="{ipynb.download_name(notebook.title, notebook.pk, "ipynb")}"'
     return response

@@ -47,6 +47,7 @@ from livy.remote.client import LivyClient
 from livy.remote.errors import LivyError, LivyNotFound, LivyOutcomeUnknown, LivyProtocolError
 from livy.remote.states import SessionState
 from livy.remote.types import BatchSpec, LivyBatch
+from livy.uploads import human_size
 from myapp.config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def store_upload(upload: Any, cfg: AppConfig | None = None) -> str:
         raise UploadRejected(f"The uploaded file {upload.name!r} has no usable name.")
     limit = cfg.LIVY_BATCH_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > limit:
-        raise UploadRejected(f"{name} is {_size(upload.size)}: the largest upload accepted is {_size(limit)}.")
+        raise UploadRejected(f"{name} is {human_size(upload.size)}: the largest upload accepted is {human_size(limit)}.")
     root = upload_root(cfg)
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -116,7 +117,7 @@ def store_upload(upload: Any, cfg: AppConfig | None = None) -> str:
             for chunk in upload.chunks():
                 seen += len(chunk)
                 if seen > limit:
-                    raise UploadRejected(f"{name} is larger than {_size(limit)}, the largest upload accepted.")
+                    raise UploadRejected(f"{name} is larger than {human_size(limit)}, the largest upload accepted.")
                 digest.update(chunk)
                 out.write(chunk)
         folder = root / digest.hexdigest()
@@ -240,13 +241,6 @@ def _delete(path: str, report: UploadCleanup, dry_run: bool) -> None:
             report.kept += 1
             return
     report.deleted.append(path)
-
-
-def _size(n: int) -> str:
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= factor:
-            return f"{n / factor:.1f} {unit}".replace(".0 ", " ")
-    return f"{n} bytes"
 
 
 # --------------------------------------------------------------------------------- submit

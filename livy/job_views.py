@@ -117,7 +117,7 @@ def _render_form(request: HttpRequest, form: JobForm, notices: list[str], *, sou
     return render(request, "livy/jobs/submit.html", {
         "form": form, "notices": notices, "source": source, "uploads_allowed": form.uploads_allowed,
         "backend": form.backend, "allowed_dirs": form._allowed_dirs(),
-        "max_upload": batches._size(current_config().LIVY_BATCH_MAX_UPLOAD_BYTES),
+        "max_upload": uploads.human_size(current_config().LIVY_BATCH_MAX_UPLOAD_BYTES),
         "upload_limit": uploads.job_limit(),
     }, status=status)
 

@@ -22,7 +22,6 @@ JSON endpoints, for the notebook page (its owner's; the run ones are described o
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,11 +64,6 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
                                                   require_https=request.is_secure()):
         return redirect(target)
     return redirect(default)
-
-
-def _download_name(notebook: Notebook, suffix: str) -> str:
-    stem = re.sub(r"[^\w.-]+", "-", notebook.title, flags=re.ASCII).strip("-.") or f"notebook-{notebook.pk}"
-    return f"{stem[:100]}.{suffix}"
 
 
 def _iso(value: Any) -> str | None:
@@ -299,7 +293,7 @@ def _download(request: HttpRequest, pk: int, write: Callable[[str, Sequence[ipyn
     notebook = selectors.get_visible(request.user, pk)
     text = write(notebook.title, selectors.export_cells(notebook))
     response = HttpResponse(text.encode("utf-8"), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{_download_name(notebook, suffix)}"'
+    response["Content-Disposition"] = f'attachment; filename="{ipynb.download_name(notebook.title, notebook.pk, suffix)}"'
     return response
 
 

@@ -18,8 +18,11 @@ an :class:`UploadLimit`, and:
 
 :class:`UploadLimitMiddleware` does both for the views marked with :func:`upload_limited`
 (or named in :data:`LIMITS`), before the CSRF check or any other middleware reads the body.
-A URL with no declared limit still gets the handler with :func:`default_limit` (the largest
-upload any page accepts), through ``FILE_UPLOAD_HANDLERS``.
+A URL with no declared limit gets :func:`undeclared_limit`: no files at all (the body stops at
+the first one) and a ``Content-Length`` of at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` plus
+:data:`UNDECLARED_MARGIN` (Django's own limit on form data, plus the multipart framing),
+refused unread above that: an anonymous POST to the sign-in page cannot make the server store
+a file, or read more than a form.
 
 Views read what was refused with :func:`refusals` (``(field name, message)`` pairs, for the
 files dropped) and :func:`stopped` (the message when the body was cut short).
@@ -33,6 +36,8 @@ then a 413 problem+json), and in the operation answers :func:`stopped` with 413 
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,13 +45,18 @@ from typing import Any
 from django.contrib import messages
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload, load_handler
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
+from django.utils.http import url_has_allowed_host_and_scheme
 
 #: Bytes a form's other fields and the multipart headers may take besides its files.
 FORM_MARGIN = 1024 * 1024
 #: Most files one Jobs page submission may upload.
 MAX_JOB_FILES = 10
+#: Bytes a request to a URL that declares no limit may have besides
+#: ``DATA_UPLOAD_MAX_MEMORY_SIZE``: the multipart boundaries and part headers, which Django
+#: does not count (about 100 bytes a field, ``DATA_UPLOAD_MAX_NUMBER_FIELDS`` = 1,000 fields).
+UNDECLARED_MARGIN = 256 * 1024
 
 
 def human_size(n: int) -> str:
@@ -97,13 +107,29 @@ def notebook_import_limit() -> UploadLimit:
                        margin=64 * 1024)
 
 
-def default_limit() -> UploadLimit:
-    """The limit of a URL that declares none: the largest of the declared ones, so no URL
-    takes more than some page accepts."""
-    limits = [job_limit(), notebook_import_limit()]
-    widest = max(limits, key=lambda limit: limit.files_total)
-    return UploadLimit(max(limit.per_file for limit in limits), max(limit.max_files for limit in limits),
-                       widest.rule)
+def api_notebook_limit() -> UploadLimit:
+    """The API's notebook import and save (``/api/v1/notebooks``, ``/api/v1/notebooks/{id}``):
+    one ``.ipynb`` of ``NOTEBOOK_MAX_IMPORT_BYTES``, as a multipart file, as the body itself or
+    inside a save's JSON; the message names the setting (for whoever runs the server)."""
+    from livy.notebooks import service
+
+    per_file = service.max_import_bytes()
+    return UploadLimit(per_file, 1, f"a notebook of up to {per_file:,} bytes ({human_size(per_file)}) is accepted "
+                                    "(NOTEBOOK_MAX_IMPORT_BYTES)", margin=64 * 1024)
+
+
+def undeclared_limit() -> UploadLimit:
+    """The limit of a URL that declares none: no files, and a body of at most
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (Django's limit on the form data it reads, "Settings",
+    Django 5.2) plus :data:`UNDECLARED_MARGIN` bytes. With that setting None (Django's check
+    off) any ``Content-Length`` passes; files are still refused."""
+    from django.conf import settings
+
+    most = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if most is None:
+        return UploadLimit(0, 0, "this address takes no files", margin=sys.maxsize)
+    return UploadLimit(0, 0, f"this address takes no files and at most {human_size(most)} of form data",
+                       margin=most + UNDECLARED_MARGIN)
 
 
 # ------------------------------------------------------------------------------ handler
@@ -125,11 +151,12 @@ class LimitedUploadHandler(FileUploadHandler):
     which stores it). Over ``limit.per_file`` a file is dropped (``SkipFile``, recorded for
     :func:`refusals`); over ``limit.max_files`` files or ``limit.files_total`` bytes the body is
     not read further (``StopUpload(connection_reset=True)``, recorded for :func:`stopped`).
-    Without a ``limit`` (as listed in ``FILE_UPLOAD_HANDLERS``) it uses :func:`default_limit`."""
+    Without a ``limit`` (as listed in ``FILE_UPLOAD_HANDLERS``) it uses :func:`undeclared_limit`:
+    the body stops at the first file."""
 
     def __init__(self, request: HttpRequest | None = None, limit: UploadLimit | None = None):
         super().__init__(request)
-        self.limit = limit or default_limit()
+        self.limit = limit or undeclared_limit()
         self.files = 0
         self.total = 0
         self.current = 0
@@ -139,7 +166,8 @@ class LimitedUploadHandler(FileUploadHandler):
         self.files += 1
         self.current = 0
         if self.files > self.limit.max_files:
-            self._stop(f"More than {self.limit.max_files} files were sent: {self.limit.rule}.")
+            sent = f"More than {self.limit.max_files} files were sent" if self.limit.max_files else "A file was sent"
+            self._stop(f"{sent}: {self.limit.rule}.")
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.current += len(raw_data)
@@ -193,6 +221,37 @@ def limit_upload(request: HttpRequest, limit: UploadLimit) -> str | None:
     return None
 
 
+class BodyTooLarge(Exception):
+    """A request body over ``limit``, the most a route reads (:func:`read_body`); ``declared``
+    is its ``Content-Length`` when that said so (nothing read), else None (more arrived than
+    ``limit``). ``sent`` words its size for a message."""
+
+    def __init__(self, limit: int, declared: int | None = None):
+        self.limit = limit
+        self.declared = declared
+        self.sent = f"{declared:,} bytes" if declared is not None else f"more than {limit:,} bytes"
+        super().__init__(f"The body is {self.sent}, over the {limit:,} bytes read here.")
+
+
+def read_body(request: HttpRequest, max_bytes: int) -> bytes:
+    """The body of ``request`` read as a stream of at most ``max_bytes`` bytes, for a route
+    whose body may be larger than ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``request.body`` refuses
+    those: Django's "Request and response objects", ``HttpRequest.body``). Raises
+    :class:`BodyTooLarge` when ``Content-Length`` declares more, unread, or when more arrives
+    (at most ``max_bytes + 1`` bytes are read). Once called, ``request.body`` is unavailable
+    (Django's ``RawPostDataException``) unless it was read before."""
+    if hasattr(request, "_body"):
+        data: bytes = request.body
+    else:
+        declared = content_length(request)
+        if declared > max_bytes:
+            raise BodyTooLarge(max_bytes, declared)
+        data = request.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BodyTooLarge(max_bytes)
+    return data
+
+
 # --------------------------------------------------------------------------- middleware
 @dataclass(frozen=True)
 class Declared:
@@ -230,16 +289,24 @@ def wants_json(request: HttpRequest) -> bool:
 
 
 def refused_response(request: HttpRequest, message: str, back_to: str = "") -> HttpResponse:
-    """The answer to a request refused unread: 413 ``application/problem+json`` (RFC 9457:
-    ``type``, ``title``, ``status``, ``detail`` = ``message``, ``instance``) for a JSON caller or
-    without ``back_to``; else a 303 to ``back_to`` with the message shown there. (No
+    """The answer to a request refused unread: for a JSON caller (:func:`wants_json`), 413
+    ``application/problem+json`` (RFC 9457: ``type``, ``title``, ``status``, ``detail`` =
+    ``message``, ``instance``; plus ``message``, the member the pages' scripts read); for a
+    browser, a 303 to the URL named ``back_to`` with the message shown there, or without
+    ``back_to`` a 413 page with the message and a link back to the page it came from. (No
     ``Connection: close``: WSGI forbids hop-by-hop headers from the application; the server
     discards or cuts the unread body, it never reaches Django.)"""
-    if wants_json(request) or not back_to:
+    if wants_json(request):
         # An RFC 9457 problem, as the API answers its errors (api/problems.py).
         response: HttpResponse = JsonResponse(
             {"type": "about:blank", "title": "Content Too Large", "status": 413, "detail": message,
-             "instance": request.path}, status=413, content_type="application/problem+json")
+             "instance": request.path, "message": message}, status=413, content_type="application/problem+json")
+    elif not back_to:
+        referer = request.headers.get("Referer", "")
+        came_from = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                                    require_https=request.is_secure())
+        response = render(request, "413.html", {"message": message, "back": referer if came_from else ""},
+                          status=413)
     else:
         if hasattr(request, "_messages"):
             messages.error(request, message)
@@ -248,34 +315,43 @@ def refused_response(request: HttpRequest, message: str, back_to: str = "") -> H
     return response
 
 
+def declared_for(path_info: str, urlconf: str | None = None) -> Declared | None:
+    """The limit the view at ``path_info`` declares (:func:`upload_limited`, or :data:`LIMITS`
+    by URL name or route), or None (also for a path that resolves to no view)."""
+    try:
+        match = resolve(path_info, urlconf)
+    except Resolver404:
+        return None
+    found = getattr(match.func, "upload_limit", None)
+    if isinstance(found, Declared):
+        return found
+    return LIMITS.get(match.view_name) or LIMITS.get(match.route)
+
+
+def limit_for(path_info: str, urlconf: str | None = None) -> UploadLimit:
+    """The :class:`UploadLimit` of requests to ``path_info``: the declared one, else
+    :func:`undeclared_limit`."""
+    declared = declared_for(path_info, urlconf)
+    return declared.limit() if declared is not None else undeclared_limit()
+
+
 class UploadLimitMiddleware:
-    """Applies each URL's declared :class:`UploadLimit` (:func:`upload_limited` or
-    :data:`LIMITS`) to POST, PUT and PATCH requests before anything reads their body. Place it
-    after ``MessageMiddleware`` (the refusal is a message) and before every middleware that
-    reads ``request.POST`` (``RejectUndecodableFormMiddleware``, ``CsrfViewMiddleware``)."""
+    """Applies each URL's :class:`UploadLimit` (declared by :func:`upload_limited` or
+    :data:`LIMITS`, else :func:`undeclared_limit`) to every request before anything reads its
+    body: an over-limit ``Content-Length`` is answered by :func:`refused_response`, unread.
+    Place it after ``MessageMiddleware`` (the refusal is a message) and before every middleware
+    that reads ``request.POST`` (``RejectUndecodableFormMiddleware``, ``CsrfViewMiddleware``)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("POST", "PUT", "PATCH"):
-            declared = self._declared(request)
-            if declared is not None:
-                message = limit_upload(request, declared.limit())
-                if message is not None:
-                    return refused_response(request, message, declared.back_to)
+        declared = declared_for(request.path_info, getattr(request, "urlconf", None))
+        limit = declared.limit() if declared is not None else undeclared_limit()
+        message = limit_upload(request, limit)
+        if message is not None:
+            return refused_response(request, message, declared.back_to if declared is not None else "")
         return self.get_response(request)
-
-    @staticmethod
-    def _declared(request: HttpRequest) -> Declared | None:
-        try:
-            match = resolve(request.path_info, getattr(request, "urlconf", None))
-        except Resolver404:
-            return None
-        found = getattr(match.func, "upload_limit", None)
-        if isinstance(found, Declared):
-            return found
-        return LIMITS.get(match.view_name) or LIMITS.get(match.route)
 
 
 def default_handlers(request: HttpRequest | None = None) -> list[FileUploadHandler]:
@@ -287,30 +363,51 @@ def default_handlers(request: HttpRequest | None = None) -> list[FileUploadHandl
 
 
 # --------------------------------------------------------------------------------- ASGI
-def asgi_body_limit(app: Any, max_bytes: Callable[[], int] | None = None) -> Any:
-    """Wrap Django's ASGI ``app`` so that no request body larger than ``max_bytes()`` (by
-    default ``default_limit().body``, the widest limit of any URL) is taken in.
+def scope_body_limit(scope: dict[str, Any]) -> int:
+    """The most body bytes of the ASGI request ``scope``: :attr:`UploadLimit.body` of the
+    limit of its path (:func:`limit_for`), the path taken as Django's ``ASGIRequest`` takes
+    ``path_info`` (``scope["path"]`` without the script prefix)."""
+    from django.core.handlers.asgi import get_script_prefix
+
+    path = str(scope.get("path") or "/")
+    prefix = get_script_prefix(scope)
+    return limit_for(path.removeprefix(prefix) if prefix else path).body
+
+
+def asgi_body_limit(app: Any, max_bytes: Callable[[dict[str, Any]], int] | None = None) -> Any:
+    """Wrap Django's ASGI ``app`` so that no request body larger than ``max_bytes(scope)`` (by
+    default :func:`scope_body_limit`: the limit declared for the request's path, else
+    :func:`undeclared_limit`) is taken in.
 
     Under ASGI Django reads the whole body (into a temporary file) before any middleware runs
-    (``django.core.handlers.asgi.ASGIHandler.read_body``), so the per-URL limits come after the
-    bytes are stored. Here a declared ``content-length`` over the limit is answered 413 at once,
-    unread, and a body without one (chunked) is cut when it passes the limit: Django then sees
-    the client disconnect (``http.disconnect``, ASGI HTTP spec) and answers nothing. Under WSGI
-    (gunicorn) this is not needed: Django reads at most ``Content-Length`` bytes."""
-    limit_of = max_bytes or (lambda: default_limit().body)
+    (``django.core.handlers.asgi.ASGIHandler.read_body``), so the per-URL limits would come
+    after the bytes are stored. Here a declared ``content-length`` over the limit is not read:
+    Django is handed an empty body (its ``CONTENT_LENGTH`` still the declared one), so
+    :class:`UploadLimitMiddleware` answers as under WSGI (the page's message or a 413 problem),
+    and any later ``receive`` waits until Django is done (it then cancels its disconnect
+    listener) instead of reading the body. A body without ``content-length`` (chunked) is cut
+    when it passes the limit: Django then sees the client disconnect (``http.disconnect``, ASGI
+    HTTP spec) and answers nothing. Under WSGI (gunicorn) this is not needed: Django reads at
+    most ``Content-Length`` bytes."""
+    limit_of = max_bytes or scope_body_limit
 
     async def limited(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> Any:
         if scope.get("type") != "http":
             return await app(scope, receive, send)
-        limit = limit_of()
+        limit = limit_of(scope)
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            message = f"The request is larger than {human_size(limit)}, the most this server accepts.".encode()
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
-                                    (b"content-length", str(len(message)).encode())]})
-            await send({"type": "http.response.body", "body": message})
-            return None
+            handed = False
+
+            async def unread() -> Any:
+                nonlocal handed
+                if not handed:
+                    handed = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                await asyncio.Event().wait()  # never set: cancelled once the answer is sent
+                return {"type": "http.disconnect"}  # pragma: no cover - not reached
+
+            return await app(scope, unread, send)
         seen = 0
 
         async def counted() -> Any:

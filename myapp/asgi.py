@@ -1,8 +1,9 @@
 """ASGI entry point: ``myapp.asgi:application``.
 
 Django reads a whole request body before its middleware runs under ASGI, so the body is held
-to the widest upload limit here (:func:`livy.uploads.asgi_body_limit`); the per-URL limits
-then apply as under WSGI."""
+here to the upload limit of the URL it is sent to (:func:`livy.uploads.asgi_body_limit`: the
+declared one, else no files and ``DATA_UPLOAD_MAX_MEMORY_SIZE``): a larger declared body is
+never read, and the per-URL limits then answer as under WSGI."""
 
 import os
 

@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Upload limits per URL (livy/uploads.py): an over-limit Content-Length is refused unread, and
     # the upload handler that stops a body at the limit is installed, before anything reads the
-    # body (the next middleware and the CSRF check read request.POST).
+    # body (the next middleware and the CSRF check read request.POST). URLs that declare no limit
+    # take no files and at most DATA_UPLOAD_MAX_MEMORY_SIZE (+ 256 KB of multipart framing).
     "livy.uploads.UploadLimitMiddleware",
     "myapp.middleware.RejectUndecodableFormMiddleware",
     # An expired sign-in raised by a view (LivySignInRequired) becomes a sign-in round trip.
@@ -165,9 +166,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = CONFIG.TIME_ZONE
 # Read by livy.notebooks.service.max_import_bytes (tests override it here).
 NOTEBOOK_MAX_IMPORT_BYTES = CONFIG.NOTEBOOK_MAX_IMPORT_BYTES
-# Every upload is counted as it streams and stopped at the limit (livy/uploads.py): the first
-# handler passes chunks on to Django's own, which keep a file in memory up to
-# FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) and in a temporary file above it.
+# Every upload is counted as it streams and stopped at the limit of its URL (livy/uploads.py;
+# a URL that declares none takes no files): the first handler passes chunks on to Django's own,
+# which keep a file in memory up to FILE_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB default) and
+# in a temporary file above it.
 FILE_UPLOAD_HANDLERS = [
     "livy.uploads.LimitedUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

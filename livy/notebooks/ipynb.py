@@ -169,6 +169,15 @@ class ImportedNotebook:
 
 
 # ------------------------------------------------------------------------------- import
+def download_name(title: str, pk: int, suffix: str) -> str:
+    """The file name of a notebook's download (``Content-Disposition``): its ``title`` made
+    ASCII-safe (runs of other characters become ``-``), at most 100 characters, then ``.suffix``
+    (``"ipynb"``, ``"py"``); ``notebook-<pk>`` when nothing of the title is left. Used by the
+    pages' and the API's exports alike."""
+    stem = re.sub(r"[^\w.-]+", "-", title, flags=re.ASCII).strip("-.") or f"notebook-{pk}"
+    return f"{stem[:100]}.{suffix}"
+
+
 def read_ipynb(data: bytes | str, *, filename: str = "", max_bytes: int = DEFAULT_MAX_IMPORT_BYTES) -> ImportedNotebook:
     """Read an ``.ipynb`` file (nbformat 3 or 4; version 3 is converted) into cells.
 

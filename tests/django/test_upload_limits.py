@@ -261,12 +261,103 @@ def test_the_notebook_import_drops_an_oversize_file_while_streaming(erin, settin
     assert not Notebook.objects.exists() and not list(temp_dir.iterdir())
 
 
-def test_urls_without_a_declared_limit_get_the_widest_one(settings, rf):
+def test_urls_without_a_declared_limit_take_no_files(settings, rf):
     request = rf.post("/somewhere/", {"a": "b"})
     handler = uploads.LimitedUploadHandler(request)
-    assert handler.limit.per_file == max(settings.CONFIG.LIVY_BATCH_MAX_UPLOAD_BYTES,
-                                         settings.NOTEBOOK_MAX_IMPORT_BYTES)
+    assert (handler.limit.max_files, handler.limit.per_file) == (0, 0)
+    assert handler.limit.body == settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN
     assert settings.FILE_UPLOAD_HANDLERS[0] == "livy.uploads.LimitedUploadHandler"
+
+
+def test_an_anonymous_multipart_post_to_the_sign_in_page_stores_no_file(client, temp_dir):
+    """The sign-in page takes no files: the body stops at the first one (the CSRF check reads
+    the form), nothing of the 2 MB file is read or stored."""
+    body = _part("username", "someone") + _file_part("junk", "junk.bin", b"j" * 2_000_000) + _end()
+    stream = CountingInput(body)
+    response = _post_raw(client, reverse("login"), stream, len(body))
+    assert response.status_code == 200  # the sign-in form again (the test client skips the CSRF check)
+    assert uploads.stopped(response.wsgi_request).startswith("A file was sent: this address takes no files")
+    assert stream.read_bytes < 200_000
+    assert not list(temp_dir.iterdir())
+
+
+def test_an_undeclared_url_refuses_a_body_over_the_form_limit_unread(client, erin, settings):
+    """Over DATA_UPLOAD_MAX_MEMORY_SIZE plus the margin: never read; a page gets a 413 page
+    with the message, an API or JSON caller a 413 problem."""
+    over = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN + 1
+    response = _post_raw(client, reverse("login"), Exploding(), over, HTTP_REFERER="http://testserver/accounts/login/")
+    page = response.content.decode()
+    assert response.status_code == 413 and response["Content-Type"].startswith("text/html")
+    assert "this address takes no files and at most 2.5 MB of form data. Nothing was received or stored." in page
+    assert 'href="http://testserver/accounts/login/"' in page
+    response = _post_raw(erin, reverse("livy:notebook_save", args=[1]), Exploding(), over,
+                         HTTP_ACCEPT="application/json")
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["message"] == response.json()["detail"]
+    response = _post_raw(erin, "/api/v1/sessions", Exploding(), over)
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert "takes no files" in response.json()["detail"]
+    # At the limit the body is read (and the form answered as usual).
+    body = _part("username", "someone") + _end()
+    stream = CountingInput(body)
+    assert _post_raw(client, reverse("login"), stream, len(body)).status_code in (200, 400, 403)
+    assert stream.read_bytes == len(body)
+
+
+def test_a_3_mb_upload_still_works_where_uploads_are_declared(erin, editor, client, settings, temp_dir):
+    """The notebook import page and the API's notebook and batch uploads take more than the
+    undeclared limit (DATA_UPLOAD_MAX_MEMORY_SIZE)."""
+    import nbformat
+
+    from api import tokens
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("y" * 150_000) for _ in range(22)]
+    content = nbformat.writes(nb).encode()
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN
+    body = _file_part("file", "large.ipynb", content) + _end()
+    response = _post_raw(erin, reverse("livy:notebook_import"), CountingInput(body), len(body))
+    assert response.status_code == 302 and Notebook.objects.count() == 1
+    _row, token = tokens.issue(editor, "ci")
+    response = _post_raw(client, "/api/v1/notebooks", CountingInput(body), len(body),
+                         HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 201 and Notebook.objects.count() == 2
+
+
+def test_a_3_mb_job_file_is_submitted_from_the_jobs_page(erin, upload_dir, temp_dir, settings, livy_api):
+    import json
+
+    from tests.support.livy_json import batch_json
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_BATCH_MAX_UPLOAD_BYTES": 4 * 1024 * 1024})
+    content = b"# big\n" * 500_000
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN
+    sent = {}
+
+    def created(request):
+        sent.update(json.loads(request.body))
+        return 201, {}, json.dumps(batch_json(7, "starting", name=sent["name"]))
+
+    livy_api.add_callback("POST", f"{LIVY}/batches", callback=created)
+    body = _part("label", "big") + _file_part("file_upload", "big_job.py", content) + _end()
+    response = _post_raw(erin, reverse("livy:job_submit"), CountingInput(body), len(body))
+    assert response.status_code == 302, response.content[:500]
+    assert Path(sent["file"]).read_bytes() == content and Batch.objects.get().label == "big"
+
+
+def test_a_3_mb_job_file_is_stored_through_the_api(client, editor, upload_dir, temp_dir, settings):
+    from api import tokens
+
+    settings.CONFIG = settings.CONFIG.model_copy(update={"LIVY_BATCH_MAX_UPLOAD_BYTES": 4 * 1024 * 1024})
+    _row, token = tokens.issue(editor, "ci")
+    content = b"# big\n" * 500_000
+    assert len(content) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN
+    body = _part("name", "nightly") + _file_part("file", "big_job.txt", content) + _end()
+    response = _post_raw(client, "/api/v1/batches", CountingInput(body), len(body),
+                         HTTP_AUTHORIZATION=f"Bearer {token}")
+    # Past the upload limits: the form's own check (a .txt is no main file) answers.
+    assert response.status_code == 422, response.content[:300]
+    assert "Livy cannot use this type as a main file" in response.json()["detail"]
 
 
 # ------------------------------------------------------------------------------ cleanup
@@ -387,12 +478,25 @@ def _asgi(app, headers, chunks):
     return sent, given
 
 
-def test_asgi_refuses_a_declared_over_limit_body_unread():
-    async def app(scope, receive, send):
-        raise AssertionError("the app was called")
+def test_asgi_hands_django_an_empty_body_when_the_declared_one_is_over_the_limit():
+    """The body is not read: the app sees an empty body (the middleware then refuses it by
+    its Content-Length); a later receive waits until cancelled."""
+    import asyncio
 
-    sent, given = _asgi(uploads.asgi_body_limit(app, lambda: 1000), [(b"content-length", b"5000")], [b"x" * 5000])
-    assert sent[0]["status"] == 413 and given == []
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(await receive())
+        try:
+            await asyncio.wait_for(receive(), 0.05)
+        except TimeoutError:
+            seen.append("waited")
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+
+    sent, given = _asgi(uploads.asgi_body_limit(app, lambda scope: 1000), [(b"content-length", b"5000")],
+                        [b"x" * 5000])
+    assert seen == [{"type": "http.request", "body": b"", "more_body": False}, "waited"]
+    assert given == [] and sent[0]["status"] == 413
 
 
 def test_asgi_cuts_a_chunked_body_at_the_limit():
@@ -408,5 +512,60 @@ def test_asgi_cuts_a_chunked_body_at_the_limit():
             if not event.get("more_body"):
                 return
 
-    _, given = _asgi(uploads.asgi_body_limit(app, lambda: 1000), [], [b"x" * 400] * 10)
+    _, given = _asgi(uploads.asgi_body_limit(app, lambda scope: 1000), [], [b"x" * 400] * 10)
     assert seen == [400, 400, "disconnect"] and len(given) == 3  # nothing read after the cut
+
+
+def test_asgi_applies_the_limit_of_the_path(settings):
+    """Each path's declared limit, not the widest: the sign-in page takes a form, the
+    notebook import NOTEBOOK_MAX_IMPORT_BYTES, the Jobs page its files."""
+    def limit(path, root=""):
+        return uploads.scope_body_limit({"type": "http", "path": root + path, "root_path": root})
+
+    assert limit("/accounts/login/") == settings.DATA_UPLOAD_MAX_MEMORY_SIZE + uploads.UNDECLARED_MARGIN
+    assert limit("/no/such/page/") == limit("/accounts/login/")
+    assert limit("/jobs/new/") == uploads.job_limit().body
+    assert limit("/notebooks/import/") == uploads.notebook_import_limit().body
+    assert limit("/api/v1/notebooks") == limit("/api/v1/notebooks/3") == uploads.api_notebook_limit().body
+    assert limit("/api/v1/batches") == uploads.job_limit().body
+    assert limit("/jobs/new/", root="/livy") == uploads.job_limit().body
+
+
+def test_the_asgi_application_refuses_an_over_limit_body_unread_as_wsgi_does(settings):
+    """myapp.asgi: a 3 MB body to an API path or the sign-in page that declare no limit is never
+    read (413 problem, 413 page); a 3 MB notebook
+    import declares less than its limit, so it reaches Django (401: no token)."""
+    from myapp.asgi import application
+
+    size = 3 * 1024 * 1024
+    headers = [(b"content-length", str(size).encode()), (b"content-type", b"application/x-ipynb+json"),
+               (b"host", b"testserver")]
+
+    def call(path):
+        import asyncio
+
+        sent = []
+        chunks = [b"{" + b" " * (size - 2) + b"}"]
+        taken = []
+
+        async def receive():
+            if not chunks:
+                await asyncio.Event().wait()
+            taken.append(1)
+            return {"type": "http.request", "body": chunks.pop(), "more_body": False}
+
+        async def send(event):
+            sent.append(event)
+
+        scope = {"type": "http", "method": "POST", "path": path, "headers": headers, "query_string": b"",
+                 "server": ("testserver", 80), "client": ("127.0.0.1", 5000), "scheme": "http",
+                 "http_version": "1.1", "asgi": {"version": "3.0"}}
+        asyncio.run(application(scope, receive, send))
+        return sent[0]["status"], b"".join(e.get("body", b"") for e in sent[1:]), len(taken)
+
+    status, body, taken = call("/api/v1/sessions")
+    assert (status, taken) == (413, 0) and b"takes no files" in body
+    status, body, taken = call("/accounts/login/")
+    assert (status, taken) == (413, 0) and b"Nothing was received or stored." in body
+    status, body, taken = call("/api/v1/notebooks")
+    assert (status, taken) == (401, 1)

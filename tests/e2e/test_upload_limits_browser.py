@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from livy.models import Batch
+from livy.models import Batch, Notebook
 from tests.e2e.notebook_helpers import csp_violations, watch_csp
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -40,4 +40,27 @@ def test_an_oversize_upload_is_caught_before_sending_and_refused_unread(page, si
     expect(page.locator(".messages")).to_contain_text("Nothing was received or stored.", timeout=20_000)
     assert not Batch.objects.exists()
     assert not small_limit.exists() or not any(p.is_file() for p in small_limit.rglob("*"))
+    assert csp_violations(page) == []
+
+
+def test_a_3_mb_notebook_imports_from_the_list_page(page, sign_in, live_server, tmp_path, settings):
+    """The import page declares NOTEBOOK_MAX_IMPORT_BYTES: a file over the limit of URLs that
+    declare none (DATA_UPLOAD_MAX_MEMORY_SIZE) still imports (its outputs are not kept)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["title"] = "Large export"
+    cell = nbformat.v4.new_code_cell("print('big')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="z" * (3 * 1024 * 1024))]
+    nb.cells = [cell]
+    path = tmp_path / "large.ipynb"
+    path.write_text(nbformat.writes(nb))
+    assert path.stat().st_size > 3 * 1024 * 1024 > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    watch_csp(page)
+    sign_in(page)
+    page.goto(f"{live_server.url}/notebooks/")
+    page.set_input_files("#import-file", str(path))
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text("Imported \u201cLarge export\u201d: 1 cells.", timeout=20_000)
+    assert Notebook.objects.get().title == "Large export"
     assert csp_violations(page) == []

@@ -139,3 +139,21 @@ def test_a_failing_notebook_run_exits_1(app, as_editor, people, tmp_path, capsys
     notebook = Notebook.objects.get()
     assert run_cli("notebook", "run", str(notebook.pk), "--wait", "--timeout", "30") == 1
     assert "NameError" in capsys.readouterr().err
+
+
+def test_notebook_deploy_of_a_3_mb_notebook_new_and_onto_one(app, as_editor, people, tmp_path, capsys, settings):
+    """``notebook deploy`` sends the .ipynb as the body (a new notebook) or inside a PUT (onto
+    one): both are held to NOTEBOOK_MAX_IMPORT_BYTES, not to DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"# cell {i}\n" + "y" * 150_000) for i in range(22)]
+    path = tmp_path / "large.ipynb"
+    path.write_text(nbformat.writes(nb))
+    assert path.stat().st_size > 3 * 1024 * 1024 > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert run_cli("notebook", "deploy", str(path), "--title", "Large") == 0, capsys.readouterr().err
+    notebook = Notebook.objects.get()
+    assert capsys.readouterr().out.strip() == str(notebook.pk) and notebook.cells.count() == 22
+    nb.cells[-1].source = "print('last')"
+    path.write_text(nbformat.writes(nb))
+    assert run_cli("notebook", "deploy", str(path), "--id", str(notebook.pk)) == 0, capsys.readouterr().err
+    notebook.refresh_from_db()
+    assert notebook.version == 2 and notebook.cells.order_by("position").last().source == "print('last')"

@@ -159,3 +159,61 @@ def test_the_list_is_last_edited_first_and_pages_by_offset(bearer, token_of, peo
     page2 = client.get(f"/api/v1/notebooks?limit=2&offset={page1['next_offset']}").json()
     assert [n["id"] for n in page1["items"] + page2["items"]] == [made[0], made[2], made[1]]
     assert page2["next_offset"] is None and page1["items"][0]["cell_count"] == 1
+
+
+def large_ipynb(megabytes: float = 3.0) -> str:
+    """An .ipynb of about ``megabytes`` MB (over Django's 2.5 MB DATA_UPLOAD_MAX_MEMORY_SIZE):
+    cells of 150,000 characters each (under MAX_CODE_LENGTH)."""
+    count = int(megabytes * 1024 * 1024 / 150_000) + 1
+    return ipynb_text(*[nbformat.v4.new_code_cell(f"# cell {i}\n" + "x = 1  # " + "y" * 150_000)
+                        for i in range(count)], title="Large")
+
+
+def test_a_3_mb_ipynb_body_is_imported_up_to_notebook_max_import_bytes(bearer, token_of, settings):
+    """The raw .ipynb body is held to NOTEBOOK_MAX_IMPORT_BYTES (20 MB by default), not to
+    DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)."""
+    text = large_ipynb(3.0)
+    assert len(text) > 3 * 1024 * 1024 > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    for media_type in ("application/x-ipynb+json", "application/json"):
+        created = bearer(token_of("editor")).post("/api/v1/notebooks", text, content_type=media_type)
+        assert created.status_code == 201, created.content[:300]
+        assert len(created.json()["cells"]) == text.count('"cell_type"')
+    assert Notebook.objects.count() == 2
+
+
+def test_an_ipynb_body_over_notebook_max_import_bytes_is_413_naming_it(bearer, token_of, settings):
+    settings.NOTEBOOK_MAX_IMPORT_BYTES = 100_000
+    text = large_ipynb(0.2)
+    response = bearer(token_of("editor")).post("/api/v1/notebooks", text, content_type="application/x-ipynb+json")
+    assert response.status_code == 413 and response["Content-Type"] == "application/problem+json"
+    assert "NOTEBOOK_MAX_IMPORT_BYTES" in response.json()["detail"]
+    assert "100,000 bytes" in response.json()["detail"]
+    # Within the request limit (the setting plus 64 KB) but over the setting: refused before
+    # reading, or, when the body is longer than declared, stopped after 100,001 bytes.
+    text = large_ipynb(0.1)
+    assert 100_000 < len(text) < 100_000 + 64 * 1024
+    response = bearer(token_of("editor")).post("/api/v1/notebooks", text, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["detail"] == (f"The notebook sent is {len(text):,} bytes: notebooks of up to 100,000 "
+                                         "bytes (97.7 KB) can be imported (NOTEBOOK_MAX_IMPORT_BYTES). "
+                                         "Nothing was created.")
+    assert not Notebook.objects.exists()
+
+
+def test_a_put_with_a_3_mb_ipynb_replaces_the_cells(bearer, token_of, people, settings):
+    notebook = mixed_notebook(people["editor"])
+    body = json.dumps({"version": 1, "ipynb": json.loads(large_ipynb(3.0))})
+    assert len(body) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = bearer(token_of("editor")).put(f"/api/v1/notebooks/{notebook.pk}", body)
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["version"] == 2 and response.json()["cells"][0]["source"].startswith("# cell 0")
+
+
+def test_a_put_over_notebook_max_import_bytes_is_413_naming_it(bearer, token_of, people, settings):
+    settings.NOTEBOOK_MAX_IMPORT_BYTES = 100_000
+    notebook = mixed_notebook(people["editor"])
+    body = json.dumps({"version": 1, "ipynb": json.loads(large_ipynb(0.3))})
+    response = bearer(token_of("editor")).put(f"/api/v1/notebooks/{notebook.pk}", body)
+    assert response.status_code == 413 and "NOTEBOOK_MAX_IMPORT_BYTES" in response.json()["detail"]
+    notebook.refresh_from_db()
+    assert notebook.version == 1
