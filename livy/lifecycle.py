@@ -73,7 +73,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "START_FAILED", "cancel", "cancel_run", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
     "notebook_scope", "poll", "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_scope_of",
-    "session_spec", "settle_run", "stop_session", "submit", "submit_run", "verify",
+    "session_spec", "settle_run", "stop_run", "stop_session", "submit", "submit_run", "verify",
 ]
 
 
@@ -561,23 +561,43 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
     The cells are of one notebook, so they share one REPL scope (:func:`session_scope_of`).
     Returns the statements in order. Raises as :func:`submit` does; then every item is kept
     (``failed`` with the reason, or ``queued`` on the live session when the user must sign
-    in again), so nothing typed is lost."""
+    in again), so nothing typed is lost. When none could be kept (no session row to keep
+    them on: the user must sign in before any session exists) the run is ``failed`` with its
+    ``stop_reason`` (the cells' code is still in the notebook).
+
+    The run is marked ``queued`` in the transaction that saves its statements: until then
+    (while Livy starts the session) :func:`settle_run` concludes nothing, since a run with no
+    statements yet is not a run whose statements all ended. A run cancelled meanwhile has
+    its statements cancelled as they are saved (:func:`settle_run`), none is sent."""
     repl_scope = session_scope_of(items[0][2]) if items else ""
     try:
         session, _ = _ensure_session(user, client, repl_scope)
     except LivySignInRequired:
         row = active_session(user, repl_scope)
-        if row is not None and not row.is_terminal:
-            for code, kind, cell in items:
-                Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
+        live = row is not None and not row.is_terminal
+        with transaction.atomic():
+            if live:
+                for code, kind, cell in items:
+                    Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
+            _mark_queued(run)
+        if not live:
+            stop_run(run, "sign in again, then run it again (no cell was run)")
+        settle_run(run)
         raise
     except LivyError as exc:
-        for code, kind, cell in items:
-            _keep_failed_run(user, code, kind, exc, cell, run, repl_scope)
+        with transaction.atomic():
+            for code, kind, cell in items:
+                _keep_failed_run(user, code, kind, exc, cell, run, repl_scope)
+            _mark_queued(run)
+        if items and not run.statements.exists():
+            stop_run(run, f"no session could be started ({str(exc).rstrip('.')}); no cell was run")
+        settle_run(run)
         raise
     with transaction.atomic():
         statements = [Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell, run=run)
                       for code, kind, cell in items]
+        _mark_queued(run)
+    settle_run(run)  # cancelled while the session started: its statements are cancelled, none sent
     if statements and session.session_state.is_ready:
         try:
             dispatch_queued(session, client=client)
@@ -587,6 +607,12 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
         for stmt in statements[:1]:
             stmt.refresh_from_db()
     return statements
+
+
+def _mark_queued(run: NotebookRun) -> None:
+    """Record that ``run``'s statements are saved (call in the transaction that saves them)."""
+    NotebookRun.objects.filter(pk=run.pk).update(queued=True)
+    run.queued = True
 
 
 def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
@@ -700,8 +726,10 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
         claim = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).filter(~Exists(earlier))
         if stmt.run_id is not None:
             # A run's statement goes only once every earlier one of the run ended OK: Livy runs
-            # a session's statements FIFO and would run cell n+1 after cell n failed.
-            claim = claim.filter(~Exists(_run_blockers(stmt.run_id)))
+            # a session's statements FIFO and would run cell n+1 after cell n failed. And only
+            # while its run is running: a cancelled or failed run sends nothing more.
+            claim = claim.filter(~Exists(_run_blockers(stmt.run_id)),
+                                 Exists(NotebookRun.objects.filter(pk=stmt.run_id, state=NotebookRun.RUNNING)))
         claimed = claim.update(state=Statement.SENDING, submitted_at=timezone.now())
         if not claimed and stmt.run_id is not None and stmt.run_id not in sent_runs:
             # Held back by its run: an earlier statement that failed cancels it (and the rest
@@ -751,14 +779,26 @@ def _ended_ok(stmt: Statement) -> bool:
     return stmt.state == StatementState.AVAILABLE.value and not stmt.error_name
 
 
-def settle_run(run: NotebookRun | int) -> NotebookRun:
+def settle_run(given: NotebookRun | int) -> NotebookRun:
     """Bring a running :class:`~livy.models.NotebookRun` up to date from its statements (no
     Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``, its session
     ended), its queued rest become ``cancelled`` with "Not run: cell N failed" and the run
-    ``failed`` with ``failed_cell``; when all ended OK, ``succeeded``. A finished run is
-    returned as it is. Writes are conditional UPDATEs (safe in concurrent requests)."""
-    run = run if isinstance(run, NotebookRun) else NotebookRun.objects.get(pk=run)
+    ``failed`` with ``failed_cell``; when all ended OK, ``succeeded``. A run whose statements
+    are not saved yet (``queued`` false: its session is starting) is left running. A finished
+    run is returned as it is, except that statements of it still ``queued`` (saved after a
+    Cancel all, while its session started) are cancelled: they never go to Livy and never
+    hold up the session's later statements. Writes are conditional UPDATEs (safe in
+    concurrent requests). ``given``: the run or its pk; an instance is read again first and
+    returned updated."""
+    if isinstance(given, NotebookRun):
+        run = given
+        run.refresh_from_db()
+    else:
+        run = NotebookRun.objects.get(pk=given)
     if run.state != NotebookRun.RUNNING:
+        _cancel_unsent(run)
+        return run
+    if not run.queued:
         return run
     statements = list(run.statements.select_related("cell").order_by("pk"))
     bad = next((s for s in statements if s.is_terminal and not _ended_ok(s)), None)
@@ -777,6 +817,32 @@ def settle_run(run: NotebookRun | int) -> NotebookRun:
         NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
             state=NotebookRun.SUCCEEDED, finished_at=now)
     run.refresh_from_db()
+    return run
+
+
+def _cancel_unsent(run: NotebookRun) -> None:
+    """Cancel the statements still ``queued`` of the finished ``run`` ("Not run: ...")."""
+    left = run.statements.filter(state=Statement.QUEUED)
+    if not left.exists():
+        return
+    if run.state == NotebookRun.CANCELLED:
+        why = "the run was cancelled"
+    elif run.failed_cell is not None:
+        why = f"cell {run.failed_cell.position + 1} failed"
+    else:
+        why = run.stop_reason or "the run had ended"
+    left.update(state=StatementState.CANCELLED.value, error_name="NotRun", error_value=f"Not run: {why}.",
+                completed_at=timezone.now())
+
+
+def stop_run(run: NotebookRun, reason: str) -> NotebookRun:
+    """End a running ``run`` as ``failed`` without a failed cell, saying why (``reason``, its
+    ``stop_reason``: "sign in again, ..."); its queued statements are cancelled ("Not run:
+    <reason>."). A finished run is left as it is (conditional UPDATE)."""
+    NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+        state=NotebookRun.FAILED, stop_reason=reason[:300], finished_at=timezone.now())
+    run.refresh_from_db()
+    _cancel_unsent(run)
     return run
 
 

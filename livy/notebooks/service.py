@@ -463,8 +463,11 @@ def start_run(notebook: Notebook, user: Any, client: LivyClient, *, mode: str = 
         queue_cells(notebook, cells, user, client, parameters=parameters or None, run=run)
     except LivyError as exc:
         lifecycle.settle_run(run)
-        run.refresh_from_db()
         exc.run = run  # type: ignore[attr-defined]
+        raise
+    except BaseException:
+        # Not a Livy failure (a bug, the database): the run must not stay "running" for ever.
+        lifecycle.stop_run(run, "it could not be started (see the server log)")
         raise
     run = lifecycle.settle_run(run)
     if wait > 0 and not run.is_finished:
@@ -543,6 +546,8 @@ def run_message(run: NotebookRun) -> str:
     """One line for the user about ``run`` ("Run all stopped: cell 3 failed.", ...)."""
     label = dict(NotebookRun.MODE_CHOICES).get(run.mode, "Run")
     if run.state == NotebookRun.FAILED:
+        if run.stop_reason:
+            return f"{label} stopped: {run.stop_reason}."
         if run.failed_cell is not None:
             return f"{label} stopped: cell {run.failed_cell.position + 1} failed."
         return f"{label} stopped: a cell failed."

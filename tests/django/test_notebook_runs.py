@@ -253,3 +253,67 @@ def test_maintenance_never_sends_a_runs_next_cell_but_settles_a_failure(cast, li
     lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
     run.refresh_from_db()
     assert run.state == "failed" and _states(run)[-1] == "cancelled" and livy.sent[-1] == "print(x)"
+
+
+# ------------------------------------------------------- a run read while its session starts
+def _session_starts(mock, during):
+    """``POST /sessions`` answers session 4 ``starting``, after ``during()``: what another
+    request (a second tab's poll, a Viewer's ``GET /runs/{id}``, Cancel all) does while Livy
+    creates the session, before the run's statements exist."""
+    def create(request):
+        during()
+        return 201, {}, json.dumps(session_json(4, "starting"))
+
+    mock.add_callback(responses.POST, f"{LIVY}/sessions", callback=create, content_type="application/json")
+
+
+def test_a_run_read_while_its_session_starts_goes_on_and_stops_at_the_failed_cell(cast, livy_api):
+    livy = Livy(livy_api)
+    _session_starts(livy_api, lambda: service.run_summary(NotebookRun.objects.get()))
+    notebook = _notebook(cast.owner, "a = 1", "print(x)", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    assert run.state == "running" and _states(run) == ["queued"] * 3  # not "succeeded" with nothing run
+    session = SparkSession.objects.get(owner=cast.owner)
+    _drive(session)
+    livy.finish(0)
+    _drive(session)
+    livy.finish(1, error=True)
+    _drive(session)
+    run.refresh_from_db()
+    assert run.state == "failed" and service.run_summary(run)["message"] == "Run all stopped: cell 2 failed."
+    assert _states(run) == ["available", "error", "cancelled"] and livy.sent == ["a = 1", "print(x)"]
+    # The session is not wedged: the console's next statement goes out.
+    stmt = lifecycle.submit(cast.owner, "z = 26", client=livy_client())
+    assert stmt.livy_id is not None and livy.sent[-1] == "z = 26"
+
+
+def test_cancel_all_while_the_session_starts_sends_nothing_of_the_run(cast, livy_api):
+    livy = Livy(livy_api)
+    _session_starts(livy_api, lambda: service.cancel_run(NotebookRun.objects.get(), livy_client()))
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    assert run.state == "cancelled"
+    session = SparkSession.objects.get(owner=cast.owner)
+    _drive(session)
+    assert livy.sent == []
+    assert [(s.state, s.error_value) for s in run.statements.order_by("pk")] == [
+        ("cancelled", "Not run: the run was cancelled.")] * 2
+    stmt = lifecycle.submit(cast.owner, "z = 26", client=livy_client())
+    assert stmt.livy_id is not None and livy.sent == ["z = 26"]
+
+
+def test_sign_in_needed_before_any_session_fails_the_run_and_says_why(cast, livy_api):
+    from livy.remote.errors import LivySignInRequired
+
+    client = livy_client()
+
+    def expired(spec):
+        raise LivySignInRequired("Sign in again.")
+
+    client.create_session = expired  # type: ignore[method-assign]
+    notebook = _notebook(cast.owner, "a = 1")
+    with pytest.raises(LivySignInRequired):
+        service.start_run(notebook, cast.owner, client)
+    summary = service.run_summary(NotebookRun.objects.get())
+    assert summary["state"] == "failed" and summary["cells"] == []
+    assert summary["message"] == "Run all stopped: sign in again, then run it again (no cell was run)."
