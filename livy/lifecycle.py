@@ -53,6 +53,7 @@ from livy.remote.states import SessionState, StatementState
 from livy.remote.types import LivySession, LivyStatement, SessionSpec
 from livy.selectors import active_session, needs_refresh, open_statements
 from livy.session_end import (
+    SESSION_ENDED,
     START_FAILED,
     SessionCheck,
     check_session,
@@ -781,9 +782,12 @@ def _ended_ok(stmt: Statement) -> bool:
 
 def settle_run(given: NotebookRun | int) -> NotebookRun:
     """Bring a running :class:`~livy.models.NotebookRun` up to date from its statements (no
-    Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``, its session
-    ended), its queued rest become ``cancelled`` with "Not run: cell N failed" and the run
-    ``failed`` with ``failed_cell``; when all ended OK, ``succeeded``. A run whose statements
+    Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``), its queued
+    rest become ``cancelled`` with "Not run: cell N failed" and the run ``failed`` with
+    ``failed_cell``; when all ended OK, ``succeeded``. When its session ended (the statement
+    ``failed`` with ``SessionEnded``, :func:`livy.session_end.fail_open_statements`) the run
+    is ``failed`` with ``stop_reason`` "the session ended during cell N" (or "before cell N
+    ran" when that statement was never sent) and the statements never sent are "Not run". A run whose statements
     are not saved yet (``queued`` false: its session is starting) is left running. A finished
     run is returned as it is, except that statements of it still ``queued`` (saved after a
     Cancel all, while its session started) are cancelled: they never go to Livy and never
@@ -806,12 +810,23 @@ def settle_run(given: NotebookRun | int) -> NotebookRun:
     if bad is not None:
         number = bad.cell.position + 1 if bad.cell is not None else None
         what = f"cell {number}" if number is not None else "an earlier cell"
-        run.statements.filter(state=Statement.QUEUED).update(
-            state=StatementState.CANCELLED.value, error_name="NotRun", error_value=f"Not run: {what} failed.",
-            completed_at=now,
+        reason = ""
+        rest = run.statements.filter(state=Statement.QUEUED)
+        if bad.error_name == SESSION_ENDED:
+            # The session died (livy.session_end failed every open statement): not a failed cell.
+            # Its statements never sent are "Not run", as after a failed cell.
+            unsent = bad.livy_id is None and bad.submitted_at is None
+            reason = f"the session ended before {what} ran" if unsent else f"the session ended during {what}"
+            never_sent = Q(state=Statement.FAILED, error_name=SESSION_ENDED, livy_id__isnull=True,
+                           submitted_at__isnull=True)
+            rest = run.statements.filter(Q(state=Statement.QUEUED) | never_sent).filter(
+                pk__gte=bad.pk if unsent else bad.pk + 1)
+        rest.update(
+            state=StatementState.CANCELLED.value, error_name="NotRun",
+            error_value=f"Not run: {reason or what + ' failed'}.", completed_at=now,
         )
         if NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
-                state=NotebookRun.FAILED, failed_cell=bad.cell, finished_at=now):
+                state=NotebookRun.FAILED, failed_cell=bad.cell, stop_reason=reason, finished_at=now):
             log.info("notebook run %s failed at statement %s", run.pk, bad.pk)
     elif all(s.is_terminal for s in statements):
         NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(

@@ -37,6 +37,7 @@ class Livy:
         self.states: dict[int, dict] = {}
         self.cancelled: list[int] = []
         self.instant = instant
+        self.dead = False
         mock.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
         mock.add_callback(responses.POST, f"{LIVY}/sessions/4/statements", callback=self._post,
                           content_type="application/json")
@@ -55,7 +56,14 @@ class Livy:
 
     def _get(self, request):
         sid = int(request.url.rsplit("/", 1)[1])
+        if self.dead:
+            return 400, {}, json.dumps({"msg": "Session '4' isn't active."})
         return 200, {}, json.dumps(self.states[sid])
+
+    def die(self, mock):
+        """The session dies: Livy reads it ``dead`` and answers its statements 400 (Apache)."""
+        self.dead = True
+        mock.replace(responses.GET, f"{LIVY}/sessions/4", json=session_json(4, "dead"))
 
     def _cancel(self, request):
         sid = int(request.url.rsplit("/", 2)[1])
@@ -214,6 +222,39 @@ def test_a_session_that_ends_fails_the_run(cast, livy_api):
     summary = service.run_summary(run)
     assert summary["state"] == "failed" and summary["failed_cell"]["number"] == 1
     assert [c["state"] for c in summary["cells"]] == ["cancelled", "cancelled"]
+
+
+def test_a_session_that_dies_mid_run_says_so_and_the_rest_are_not_run(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "long_job()", "b = 2", "c = 3")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    _drive(session)
+    assert livy.sent == ["a = 1", "long_job()"]
+    livy.die(livy_api)
+    _drive(session)
+    summary = service.run_summary(run)
+    assert summary["state"] == "failed" and summary["message"] == "Run all stopped: the session ended during cell 2."
+    assert summary["failed_cell"]["number"] == 2
+    assert [c["state"] for c in summary["cells"]] == ["available", "failed", "cancelled", "cancelled"]
+    assert summary["cells"][1]["error"].startswith("SessionEnded: ")
+    assert [c["error"] for c in summary["cells"][2:]] == ["NotRun: Not run: the session ended during cell 2."] * 2
+
+
+def test_a_session_that_dies_between_cells_says_before_which(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())  # reads, never sends
+    livy.die(livy_api)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
+    summary = service.run_summary(run)
+    assert summary["message"] == "Run all stopped: the session ended before cell 2 ran."
+    assert [c["state"] for c in summary["cells"]] == ["available", "cancelled"]
+    assert summary["cells"][1]["error"] == "NotRun: Not run: the session ended before cell 2 ran."
 
 
 class _StopClient:
