@@ -554,7 +554,7 @@ def notebook_scope(notebook_pk: int | None) -> str:
 
 
 def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClient,
-               run: NotebookRun) -> list[Statement]:
+               run: NotebookRun, injected_at: int | None = None) -> list[Statement]:
     """Queue the statements of a notebook ``run`` as :func:`submit` does, but all at once:
     ``items`` are ``(code, kind, cell)`` in run order. The user's session is had once (started
     if needed), the statements are saved ``queued`` together, and the first is sent at once
@@ -565,6 +565,9 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
     in again), so nothing typed is lost. When none could be kept (no session row to keep
     them on: the user must sign in before any session exists) the run is ``failed`` with its
     ``stop_reason`` (the cells' code is still in the notebook).
+
+    ``injected_at``: the index in ``items`` of the injected parameters statement, saved as
+    the run's ``injected_statement`` with the statements (also when they are kept failed).
 
     The run is marked ``queued`` in the transaction that saves its statements: until then
     (while Livy starts the session) :func:`settle_run` concludes nothing, since a run with no
@@ -577,27 +580,25 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
         row = active_session(user, repl_scope)
         live = row is not None and not row.is_terminal
         with transaction.atomic():
-            if live:
-                for code, kind, cell in items:
-                    Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
-            _mark_queued(run)
+            kept = [Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
+                    for code, kind, cell in items] if live else []
+            _mark_queued(run, kept, injected_at)
         if not live:
             stop_run(run, "sign in again, then run it again (no cell was run)")
         settle_run(run)
         raise
     except LivyError as exc:
         with transaction.atomic():
-            for code, kind, cell in items:
-                _keep_failed_run(user, code, kind, exc, cell, run, repl_scope)
-            _mark_queued(run)
-        if items and not run.statements.exists():
+            failed = [_keep_failed_run(user, code, kind, exc, cell, run, repl_scope) for code, kind, cell in items]
+            _mark_queued(run, failed, injected_at)
+        if items and not any(failed):
             stop_run(run, f"no session could be started ({str(exc).rstrip('.')}); no cell was run")
         settle_run(run)
         raise
     with transaction.atomic():
         statements = [Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell, run=run)
                       for code, kind, cell in items]
-        _mark_queued(run)
+        _mark_queued(run, statements, injected_at)
     settle_run(run)  # cancelled while the session started: its statements are cancelled, none sent
     if statements and session.session_state.is_ready:
         try:
@@ -610,16 +611,19 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
     return statements
 
 
-def _mark_queued(run: NotebookRun) -> None:
-    """Record that ``run``'s statements are saved (call in the transaction that saves them)."""
-    NotebookRun.objects.filter(pk=run.pk).update(queued=True)
-    run.queued = True
+def _mark_queued(run: NotebookRun, statements: list[Statement | None], injected_at: int | None) -> None:
+    """Record that ``run``'s ``statements`` are saved, and which is the injected one
+    (``statements[injected_at]``); call in the transaction that saves them."""
+    injected = statements[injected_at] if injected_at is not None and injected_at < len(statements) else None
+    NotebookRun.objects.filter(pk=run.pk).update(queued=True, injected_statement=injected)
+    run.queued, run.injected_statement = True, injected
 
 
 def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
-                     run: NotebookRun | None = None, repl_scope: str = "") -> None:
+                     run: NotebookRun | None = None, repl_scope: str = "") -> Statement | None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
-    on the user's latest session row (the one whose start failed), so it is not lost."""
+    on the user's latest session row (the one whose start failed), so it is not lost; returns
+    it (None when the user has no session row)."""
     cfg = current_config()
     row = (
         SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
@@ -628,8 +632,8 @@ def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any 
         .first()
     )
     if row is None:
-        return
-    Statement.objects.create(
+        return None
+    return Statement.objects.create(
         session=row, author=user, code=code, kind=kind, state=Statement.FAILED, cell=cell, run=run,
         error_name="SessionNotStarted", error_value=f"Your code was not run: {exc}", completed_at=timezone.now(),
     )

@@ -293,7 +293,7 @@ class NotebookRun(models.Model):
     (the audit trail): ``notebook`` becomes null.
 
     ``queued`` is set in the transaction that saves the run's statements (or keeps them as
-    failed): until then the run is only starting (its session may be starting on Livy) and
+    failed), as is ``injected_statement`` (the statement with the parameters): until then the run is only starting (its session may be starting on Livy) and
     nothing about it is concluded. ``stop_reason`` says why a run stopped when no cell of it
     failed ("the session ended during cell 2", "sign in again, ..."), as
     :func:`livy.notebooks.service.run_message` shows it.
@@ -319,6 +319,9 @@ class NotebookRun(models.Model):
                                     help_text="The cell whose statement stopped the run.")
     queued = models.BooleanField(
         default=False, help_text="Its statements are saved: only then may the run be settled (succeeded, failed).")
+    injected_statement = models.ForeignKey(
+        "Statement", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The statement with the injected parameters (run with parameters), saved with the statements.")
     stop_reason = models.CharField(
         max_length=300, blank=True, default="",
         help_text="Why the run stopped when it was not a cell that failed (its session ended, sign in again).")

@@ -418,11 +418,7 @@ def _session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
 
 def _injected(run: NotebookRun | None) -> dict[str, Any] | None:
     """The injected parameters statement of ``run`` (after its parameters cell), or None."""
-    if run is None or not run.parameters:
-        return None
-    holder = run.statements.exclude(cell=None).filter(cell__is_parameters=True).order_by("pk")
-    stmt = holder.filter(code__startswith="# Parameters").first() or holder.filter(
-        code__startswith="// Parameters").first()
+    stmt = run.injected_statement if run is not None else None
     if stmt is None:
         return None
     return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}

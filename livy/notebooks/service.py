@@ -377,20 +377,23 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
 
 def _queue_run(runnable: list[Cell], injected: str, user: Any, client: LivyClient, run: NotebookRun) -> list[Statement]:
     """:func:`queue_cells` for a run: every statement queued at once (:func:`livy.lifecycle.submit_run`),
-    each cell linked to its own statement (not to the injected one)."""
+    each cell linked to its own statement (not to the injected one, which is the run's
+    ``injected_statement``)."""
     items: list[tuple[str, str, Any]] = []
     own: list[Cell | None] = []
+    injected_at = None
     for cell in runnable:
         if cell.source.strip():
             items.append((cell.source, cell.kind, cell))
             own.append(cell)
         if injected and cell.is_parameters:
+            injected_at = len(items)
             items.append((injected, cell.kind, cell))
             own.append(None)
     try:
-        statements = lifecycle.submit_run(user, items, client=client, run=run)
+        statements = lifecycle.submit_run(user, items, client=client, run=run, injected_at=injected_at)
     except LivyError:
-        for stmt in run.statements.select_related("cell").order_by("pk"):
+        for stmt in run.statements.exclude(pk=run.injected_statement_id or 0).select_related("cell").order_by("pk"):
             if stmt.cell is not None and stmt.code == stmt.cell.source:
                 _link(stmt.cell, stmt)
         raise
@@ -514,19 +517,16 @@ def run_summary(run: NotebookRun) -> dict[str, Any]:
                     "error": str}, ...]}
 
     ``cells`` has one entry per statement of the run, in order (``injected``: the parameters
-    statement; ``cell_id`` None once the cell was deleted); ``state`` is the statement's
+    statement, the run's ``injected_statement``; ``cell_id`` None once the cell was deleted); ``state`` is the statement's
     (``queued``, ``running``, ``available``, ``error``, ``cancelled``, ``failed``, ...)."""
     run = lifecycle.settle_run(run)
     statements = list(run.statements.select_related("cell").order_by("pk"))
     entries = []
-    seen: set[int] = set()
     for stmt in statements:
-        injected = stmt.cell_id is not None and stmt.cell_id in seen
-        if stmt.cell_id is not None:
-            seen.add(stmt.cell_id)
         entries.append({
             "cell_id": stmt.cell_id, "position": stmt.cell.position if stmt.cell else None,
-            "kind": stmt.kind, "injected": injected, "state": stmt.state, "statement_id": stmt.pk,
+            "kind": stmt.kind, "injected": stmt.pk == run.injected_statement_id, "state": stmt.state,
+            "statement_id": stmt.pk,
             "error": f"{stmt.error_name}: {stmt.error_value}" if stmt.error_name else "",
         })
     failed = run.failed_cell

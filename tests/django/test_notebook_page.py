@@ -101,6 +101,17 @@ def test_the_page_shows_the_injected_parameters_and_refuses_bad_runs(client, cas
     assert status == 400 and "not in this notebook" in body["message"]
 
 
+def test_the_injected_parameters_shown_are_the_injected_ones_not_the_users_own_cell(client, cast, livy_api):
+    session_row(cast.owner)
+    Livy(livy_api, instant=True)
+    notebook = service.create(cast.owner, cells=[NotebookCell("pyspark", "# Parameters\nregions = 3", is_parameters=True),
+                                                 NotebookCell("pyspark", "print(regions)")])
+    client.force_login(cast.owner)
+    status, state = _post(client, "livy:notebook_run", notebook, {"mode": "all", "parameters": {"regions": 7}})
+    assert status == 200 and state["injected"]["code"] == "# Parameters\nregions = 7\n"
+    assert [c["injected"] for c in state["run"]["cells"]] == [False, True, False]
+
+
 def test_after_the_session_ended_the_variables_are_gone(client, cast, livy_api):
     session = session_row(cast.owner)
     Livy(livy_api, instant=True)

@@ -184,6 +184,16 @@ def test_a_run_with_parameters_injects_them_after_the_parameters_cell(cast, livy
     assert summary["parameters"] == {"regions": 5} and summary["state"] == "succeeded"
 
 
+def test_the_injected_statement_is_known_when_the_parameters_cell_is_empty(cast, livy_api):
+    session_row(cast.owner)
+    livy = Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "", "print(regions)", parameters_at=0)
+    run = service.start_run(notebook, cast.owner, livy_client(), parameters={"regions": 5}, wait=5)
+    assert livy.sent == ["# Parameters\nregions = 5\n", "print(regions)"]
+    assert [c["injected"] for c in service.run_summary(run)["cells"]] == [True, False]
+    assert run.injected_statement.code == "# Parameters\nregions = 5\n"
+
+
 def test_bad_runs_are_refused_before_anything_is_written(cast):
     notebook = _notebook(cast.owner, "a = 1")
     with pytest.raises(NotebookError, match="no parameters cell"):
