@@ -72,7 +72,7 @@ from myapp.config import current_config
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "START_FAILED", "cancel", "cancel_run", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
+    "START_FAILED", "cancel", "cancel_run", "cancel_runs", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
     "notebook_scope", "poll", "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_scope_of",
     "session_spec", "settle_run", "stop_run", "stop_session", "submit", "submit_run", "verify",
 ]
@@ -873,23 +873,42 @@ def settle_runs(session: SparkSession) -> None:
 
 
 def cancel_run(run: NotebookRun, *, client: LivyClient, actor: Any = None) -> NotebookRun:
-    """Cancel All: the run becomes ``cancelled``, its queued statements ``cancelled`` ("Not
+    """Cancel a run: it becomes ``cancelled``, its queued statements ``cancelled`` ("Not
     run: the run was cancelled") and its running ones are cancelled on Livy (:func:`cancel`).
     A finished run is left as it is. Raises :class:`LivyError` if Livy cannot be reached for
     a running statement (the queued ones are cancelled already)."""
+    return cancel_runs([run], client=client, actor=actor)[0]
+
+
+def cancel_runs(runs: list[NotebookRun], *, client: LivyClient, actor: Any = None) -> list[NotebookRun]:
+    """:func:`cancel_run` for several runs (Cancel all on a notebook page): every run is marked
+    ``cancelled`` and its queued statements cancelled first, so none of them can be sent
+    while Livy is asked to cancel the running ones; then those are cancelled on Livy. Raises
+    the first :class:`LivyError` met once every running statement was tried."""
     now = timezone.now()
-    if not NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
-            state=NotebookRun.CANCELLED, finished_at=now):
+    cancelled = []
+    for run in runs:
+        if not NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+                state=NotebookRun.CANCELLED, finished_at=now):
+            continue  # finished meanwhile: left as it is
+        cancelled.append(run)
+        run.statements.filter(state=Statement.QUEUED).update(
+            state=StatementState.CANCELLED.value, error_name="NotRun", error_value="Not run: the run was cancelled.",
+            completed_at=now,
+        )
+    first_error: LivyError | None = None
+    open_states = [v for v, _ in Statement.STATE_CHOICES if not statement_is_terminal(v)]
+    for run in cancelled:
+        for stmt in run.statements.filter(state__in=open_states):
+            try:
+                cancel(stmt, client=client, actor=actor)
+            except LivyError as exc:
+                first_error = first_error or exc
+    for run in runs:
         run.refresh_from_db()
-        return run
-    run.statements.filter(state=Statement.QUEUED).update(
-        state=StatementState.CANCELLED.value, error_name="NotRun", error_value="Not run: the run was cancelled.",
-        completed_at=now,
-    )
-    for stmt in run.statements.exclude(state__in=[v for v, _ in Statement.STATE_CHOICES if statement_is_terminal(v)]):
-        cancel(stmt, client=client, actor=actor)
-    run.refresh_from_db()
-    return run
+    if first_error is not None:
+        raise first_error
+    return runs
 
 
 def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Statement:

@@ -534,15 +534,14 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    """Cancel all: the current run's queued cells are cancelled and its running one is
-    cancelled on Livy (:func:`livy.notebooks.service.cancel_run`); answers :func:`_page_state`."""
+    """Cancel all: every running run of the notebook by the user has its queued cells
+    cancelled and its running one cancelled on Livy (:func:`livy.notebooks.service.cancel_runs`);
+    answers :func:`_page_state`."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
-    run = service.current_run(notebook)
     try:
-        if run is not None:
-            service.cancel_run(run, livy_client(request.session), request.user)
+        service.cancel_runs(notebook, request.user, livy_client(request.session))
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)

@@ -12,8 +12,9 @@ session per user, the same queueing, the same audit trail); each statement is li
 cell (``Statement.cell``) and becomes the cell's ``last_statement``. Markdown cells are never
 sent. A Run, Run all or Run from here is a :class:`~livy.models.NotebookRun`
 (:func:`start_run`): its statements go to Livy one at a time and the first that fails stops
-it (:func:`livy.lifecycle.settle_run`); :func:`cancel_run` is Cancel all and
-:func:`run_summary` its state, as the page and the API show it.
+it (:func:`livy.lifecycle.settle_run`); :func:`cancel_run` cancels a run,
+:func:`cancel_runs` is the page's Cancel all and :func:`run_summary` a run's state, as the
+page and the API show it.
 
 Errors: :class:`NotebookError` (a bad title, kind, cell id, too many cells or too long a
 source; ``str(exc)`` is the message for the user), :class:`Conflict`,
@@ -497,6 +498,16 @@ def cancel_run(run: NotebookRun, client: LivyClient, actor: Any = None) -> Noteb
     Returns the run, ``cancelled`` unless it had finished. Raises :class:`LivyError` when
     Livy cannot be reached for a running statement."""
     return lifecycle.cancel_run(run, client=client, actor=actor)
+
+
+def cancel_runs(notebook: Notebook, user: Any, client: LivyClient) -> list[NotebookRun]:
+    """The page's Cancel all: every run of ``notebook`` by ``user`` still running is cancelled
+    (:func:`livy.lifecycle.cancel_runs`: all marked ``cancelled`` with their queued
+    statements before Livy is asked to cancel the running ones), so a Run all goes no further
+    when a Run of one cell was started after it. Returns those runs. Raises the first
+    :class:`LivyError` met once every running statement was tried."""
+    runs = list(notebook.runs.filter(user=user, state=NotebookRun.RUNNING).order_by("-created_at", "-pk"))
+    return lifecycle.cancel_runs(runs, client=client, actor=user)
 
 
 def current_run(notebook: Notebook) -> NotebookRun | None:

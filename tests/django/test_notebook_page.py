@@ -9,7 +9,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from livy.models import SparkSession
+from livy.models import NotebookRun, SparkSession
 from livy.notebooks import selectors, service
 from livy.notebooks.ipynb import NotebookCell
 from tests.django.test_notebook_runs import Livy
@@ -85,6 +85,23 @@ def test_cancel_all_from_the_page(client, cast, livy_api):
     status, state = _post(client, "livy:notebook_cancel", notebook, {})
     assert status == 200 and state["run"]["state"] == "cancelled" and livy.cancelled == [0]
     assert state["run"]["message"] == "Run all was cancelled."
+
+
+def test_cancel_all_cancels_every_run_of_the_notebook_not_only_the_latest(client, cast, livy_api):
+    session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = service.create(cast.owner, cells=[NotebookCell("pyspark", "a = 1"), NotebookCell("pyspark", "b = 2"),
+                                                 NotebookCell("pyspark", "c = 3")])
+    client.force_login(cast.owner)
+    _post(client, "livy:notebook_run", notebook, {"mode": "all"})
+    last = selectors.cells_of(notebook)[2]
+    _post(client, "livy:notebook_run", notebook, {"mode": "cell", "cell": last.pk})
+    status, state = _post(client, "livy:notebook_cancel", notebook, {})
+    assert status == 200 and state["run"]["state"] == "cancelled" and livy.cancelled == [0]
+    assert sorted(NotebookRun.objects.values_list("mode", "state")) == [("all", "cancelled"), ("cell", "cancelled")]
+    livy.states[0] = {**livy.states[0], "state": "cancelled"}
+    _post(client, "livy:notebook_poll", notebook, {})
+    assert livy.sent == ["a = 1"]  # the Run all went no further
 
 
 def test_the_page_shows_the_injected_parameters_and_refuses_bad_runs(client, cast, livy_api):
