@@ -881,31 +881,30 @@ def cancel_run(run: NotebookRun, *, client: LivyClient, actor: Any = None) -> No
 
 
 def cancel_runs(runs: list[NotebookRun], *, client: LivyClient, actor: Any = None) -> list[NotebookRun]:
-    """:func:`cancel_run` for several runs (Cancel all on a notebook page): every run is marked
-    ``cancelled`` and its queued statements cancelled first, so none of them can be sent
-    while Livy is asked to cancel the running ones; then those are cancelled on Livy. Raises
-    the first :class:`LivyError` met once every running statement was tried."""
+    """:func:`cancel_run` for several runs (Cancel all on a notebook page): every running run
+    is marked ``cancelled`` and its queued statements cancelled first, so none of them can be
+    sent while Livy is asked to cancel the running ones; then the statements of every
+    ``cancelled`` run in ``runs`` still open on Livy are cancelled there (so a Cancel all
+    again, after Livy could not be reached, asks Livy again). Raises the first
+    :class:`LivyError` met once every such statement was tried."""
     now = timezone.now()
-    cancelled = []
     for run in runs:
-        if not NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+        if NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
                 state=NotebookRun.CANCELLED, finished_at=now):
-            continue  # finished meanwhile: left as it is
-        cancelled.append(run)
-        run.statements.filter(state=Statement.QUEUED).update(
-            state=StatementState.CANCELLED.value, error_name="NotRun", error_value="Not run: the run was cancelled.",
-            completed_at=now,
-        )
+            run.statements.filter(state=Statement.QUEUED).update(
+                state=StatementState.CANCELLED.value, error_name="NotRun",
+                error_value="Not run: the run was cancelled.", completed_at=now,
+            )
     first_error: LivyError | None = None
-    open_states = [v for v, _ in Statement.STATE_CHOICES if not statement_is_terminal(v)]
-    for run in cancelled:
-        for stmt in run.statements.filter(state__in=open_states):
+    for run in runs:
+        run.refresh_from_db()
+        if run.state != NotebookRun.CANCELLED:
+            continue  # finished before: left as it is
+        for stmt in run.statements.filter(state__in=_open_values()):
             try:
                 cancel(stmt, client=client, actor=actor)
             except LivyError as exc:
                 first_error = first_error or exc
-    for run in runs:
-        run.refresh_from_db()
     if first_error is not None:
         raise first_error
     return runs

@@ -44,7 +44,7 @@ from livy.clients import livy_client
 from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb, selectors, service
 from livy.notebooks.markdown import render_markdown
-from livy.remote.errors import LivyError
+from livy.remote.errors import LivyError, LivySignInRequired
 from myapp.config import current_config
 
 #: Notebooks per page of the list.
@@ -485,8 +485,9 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
     "known": {...}?}`` → 200 with :func:`_page_state` once the run went as far as
     ``LIVY_RUN_WAIT`` allows (its next cells go with the page's polls); 400 ``{"error":
     "invalid", "message"}`` for a bad mode, cell or parameters; 502 ``{"error": "livy",
-    "message", "state"}`` when Livy failed (the code is kept as failed statements). The
-    owner only (403 for those who may read it)."""
+    "message", "state"}`` when Livy failed (the code is kept as failed statements); 204 with
+    ``X-Livy-Redirect`` when the user must sign in again (the code stays queued:
+    :func:`livy.middleware.sign_in_again`). The owner only (403 for those who may read it)."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
@@ -501,6 +502,8 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
                           parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT)
     except service.NotebookError as exc:
         return JsonResponse({"error": "invalid", "message": str(exc)}, status=400)
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -513,7 +516,8 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
     """The page's poll while a run goes on (``{"known": {...}}``): the owner's request sends
     the run's next cells as the earlier finish, holding up to ``LIVY_RUN_WAIT`` seconds
     (:func:`livy.notebooks.service.drive_run`), then answers :func:`_page_state`. 502 with the
-    state when Livy cannot be reached (the page keeps polling)."""
+    state when Livy cannot be reached (the page keeps polling); 204 with ``X-Livy-Redirect``
+    when the user must sign in again."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
@@ -525,6 +529,8 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
             service.drive_run(run, livy_client(request.session), wait=current_config().LIVY_RUN_WAIT)
         for session in sessions:
             lifecycle.dispatch(session, client=livy_client(request.session), user=request.user)
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -536,12 +542,15 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
 def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Cancel all: every running run of the notebook by the user has its queued cells
     cancelled and its running one cancelled on Livy (:func:`livy.notebooks.service.cancel_runs`);
-    answers :func:`_page_state`."""
+    answers :func:`_page_state`, or 204 with ``X-Livy-Redirect`` when the user must sign in
+    again (the runs are cancelled; Cancel all again then reaches Livy)."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
     try:
         service.cancel_runs(notebook, request.user, livy_client(request.session))
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)

@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from livy import lifecycle
@@ -40,6 +40,7 @@ from livy.models import Cell, Notebook, NotebookRun, SparkSession, Statement
 from livy.notebooks import ipynb
 from livy.remote.client import LivyClient
 from livy.remote.errors import LivyError
+from livy.states import TERMINAL_STATEMENT_VALUES
 
 #: The title of a new notebook when none is given.
 DEFAULT_TITLE = "Untitled notebook"
@@ -504,9 +505,13 @@ def cancel_runs(notebook: Notebook, user: Any, client: LivyClient) -> list[Noteb
     """The page's Cancel all: every run of ``notebook`` by ``user`` still running is cancelled
     (:func:`livy.lifecycle.cancel_runs`: all marked ``cancelled`` with their queued
     statements before Livy is asked to cancel the running ones), so a Run all goes no further
-    when a Run of one cell was started after it. Returns those runs. Raises the first
-    :class:`LivyError` met once every running statement was tried."""
-    runs = list(notebook.runs.filter(user=user, state=NotebookRun.RUNNING).order_by("-created_at", "-pk"))
+    when a Run of one cell was started after it. A cancelled run with a statement still open
+    (Livy could not be asked the first time) is asked again. Returns those runs. Raises the
+    first :class:`LivyError` met once every running statement was tried."""
+    still_open = Statement.objects.filter(run=OuterRef("pk")).exclude(state__in=TERMINAL_STATEMENT_VALUES)
+    runs = list(notebook.runs.filter(user=user).filter(
+        Q(state=NotebookRun.RUNNING) | Q(state=NotebookRun.CANCELLED) & Exists(still_open)
+    ).order_by("-created_at", "-pk"))
     return lifecycle.cancel_runs(runs, client=client, actor=user)
 
 
