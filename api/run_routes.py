@@ -13,7 +13,6 @@ those who may see its notebook (:func:`livy.notebooks.selectors.runs_visible_to`
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -27,9 +26,6 @@ from api.common import COMMON, Wait, caller, capped_wait, json_body
 from api.schemas import RunIn, RunOut, ValidationProblem, run_out
 from livy.models import NotebookRun
 from livy.notebooks import selectors, service
-
-#: First pause (seconds) between reads of a run another user drives, doubled up to 1 s.
-READ_FIRST_PAUSE = 0.1
 
 notebook_runs = Router(tags=["runs"])
 runs = Router(tags=["runs"])
@@ -69,19 +65,7 @@ def get_run(request: HttpRequest, run_id: int, wait: Wait = None) -> Any:
     until the run ends or the seconds have passed."""
     user = caller(request)
     run = get_object_or_404(selectors.runs_visible_to(user), pk=run_id)
-    deadline = time.monotonic() + capped_wait(wait)
-    pause = READ_FIRST_PAUSE
-    drives = run.user_id == user.pk and user.has_perm("livy.run_code")
-    while True:
-        if not run.is_finished:
-            if drives:
-                service.drive_run(run, services.client(), wait=max(0.0, deadline - time.monotonic()))
-            run.refresh_from_db()
-        left = deadline - time.monotonic()
-        if run.is_finished or left <= 0:
-            return _out(run)
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 1.0)
+    return _out(services.await_run(run, actor=user, client=services.client(), wait=capped_wait(wait)))
 
 
 @runs.post("/{int:run_id}/cancel", response={202: RunOut, **COMMON}, summary="Cancel a notebook run")

@@ -24,6 +24,7 @@ source; ``str(exc)`` is the message for the user), :class:`Conflict`,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -491,6 +492,22 @@ def drive_run(run: NotebookRun, client: LivyClient, *, wait: float = 0.0) -> Not
     for session in sessions:
         lifecycle.dispatch(session, client=client, wait=wait, force=True)
     return lifecycle.settle_run(run)
+
+
+def drive_notebook(notebook: Notebook, user: Any, client: LivyClient, *, wait: float = 0.0) -> None:
+    """The notebook page's poll by its owner ``user``: every run of ``notebook`` by ``user``
+    still running is moved on (:func:`drive_run`, holding up to ``wait`` seconds in all
+    while its cells finish), then each session where a cell's last statement is still open
+    (a cancelled run's statement being cancelled) is refreshed and its queued code sent
+    (:func:`livy.lifecycle.dispatch`). Raises :class:`LivyError` when Livy cannot be reached
+    (rows stay as they were)."""
+    deadline = time.monotonic() + wait
+    for run in notebook.runs.filter(user=user, state=NotebookRun.RUNNING).order_by("created_at", "pk"):
+        drive_run(run, client, wait=max(0.0, deadline - time.monotonic()))
+    open_cells = notebook.cells.filter(last_statement__isnull=False).exclude(
+        last_statement__state__in=TERMINAL_STATEMENT_VALUES)
+    for session in SparkSession.objects.filter(pk__in=open_cells.values("last_statement__session")):
+        lifecycle.dispatch(session, client=client, user=user)
 
 
 def cancel_run(run: NotebookRun, client: LivyClient, actor: Any = None) -> NotebookRun:

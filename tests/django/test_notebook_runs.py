@@ -368,3 +368,28 @@ def test_sign_in_needed_before_any_session_fails_the_run_and_says_why(cast, livy
     summary = service.run_summary(NotebookRun.objects.get())
     assert summary["state"] == "failed" and summary["cells"] == []
     assert summary["message"] == "Run all stopped: sign in again, then run it again (no cell was run)."
+
+
+# ----------------------------------------------------- what the page and the API call (thin views)
+def test_the_pages_poll_drives_every_running_run_and_the_session_bar_says_which_session(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    assert selectors.session_bar(cast.owner, notebook)["text"].startswith("Session pytest-1 (idle) will run")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    service.drive_notebook(notebook, cast.owner, livy_client(), wait=5)
+    assert livy.sent == ["a = 1", "b = 2"] and NotebookRun.objects.get(pk=run.pk).state == "succeeded"
+    bar = selectors.session_bar(cast.owner, notebook)
+    assert bar["from_notebook"] and bar["id"] == session.pk and "runs this notebook" in bar["text"]
+
+
+def test_the_injected_parameters_of_a_run_as_the_page_shows_them(cast, livy_api):
+    session_row(cast.owner)
+    Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "regions = 3", parameters_at=0)
+    assert selectors.injected_parameters(None) is None
+    run = service.start_run(notebook, cast.owner, livy_client(), parameters={"regions": 5}, wait=5)
+    shown = selectors.injected_parameters(run)
+    assert shown == {"cell_id": run.injected_statement.cell_id, "code": "# Parameters\nregions = 5\n",
+                     "statement_id": run.injected_statement_id, "state": "available"}
+
