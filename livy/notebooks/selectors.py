@@ -134,10 +134,21 @@ def export_cells(notebook: Notebook) -> list[ipynb.NotebookCell]:
     ]
 
 
+def may_see_run_parameters(user: Any, run: NotebookRun) -> bool:
+    """May ``user`` see the ``parameters`` of ``run`` (and its injected statement's output,
+    which may show them)? Its user, and those who see every user's statements
+    (``livy.view_all_sessions``: Administrators, who see the injected code anyway). The
+    people the notebook is shared with read the run, not the values it was given (they may
+    be a pipeline's secrets)."""
+    return bool(getattr(user, "is_authenticated", False)
+                and (run.user_id == user.pk or user.has_perm("livy.view_all_sessions")))
+
+
 def runs_visible_to(user: Any) -> QuerySet[NotebookRun]:
     """Notebook runs ``user`` may read: their own (also once the notebook was deleted), and
     the runs of notebooks they may see (a run's outputs are its cells' outputs, which the
-    people a notebook is shared with see). Only the run's user moves it on or cancels it."""
+    people a notebook is shared with see). Only the run's user moves it on or cancels it;
+    its parameters are shown as :func:`may_see_run_parameters` says."""
     if not getattr(user, "is_authenticated", False):
         return NotebookRun.objects.none()
     return NotebookRun.objects.select_related("notebook", "user").filter(
