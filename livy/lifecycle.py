@@ -13,7 +13,9 @@ Rules:
 * A notebook run's statements (``Statement.run``) go to Livy one at a time: one is sent only
   once every earlier statement of its run ended OK; when one did not, the rest of the run is
   cancelled ("Not run: cell N failed") and the run is failed (:func:`settle_run`). Only an
-  owner's request sends the next one (:func:`dispatch` with ``wait`` drives the chain).
+  owner's request sends the next one (:func:`dispatch` with ``wait`` drives the chain). A
+  run is settled only once its statements are saved (``NotebookRun.queued``), and a run that
+  is no longer running sends nothing more: its queued statements are cancelled.
 * Refreshing from Livy happens only while something is not terminal, and at most once per
   ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll. There is one
   refresh per intent: :func:`poll` (a page's GET poll), :func:`verify` (a page load),
