@@ -353,6 +353,20 @@ def test_cancel_all_while_the_session_starts_sends_nothing_of_the_run(cast, livy
     assert stmt.livy_id is not None and livy.sent == ["z = 26"]
 
 
+def test_a_run_ended_elsewhere_sends_nothing_more_and_does_not_hold_up_the_session(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    # Another process ended the run between its statements (its own writes not yet seen here).
+    NotebookRun.objects.filter(pk=run.pk).update(state=NotebookRun.CANCELLED)
+    console = Statement.objects.create(session=session, author=cast.owner, code="z = 26")
+    _drive(session)
+    assert livy.sent == ["a = 1", "z = 26"]
+    assert _states(run)[1] == "cancelled" and Statement.objects.get(pk=console.pk).livy_id is not None
+
+
 def test_sign_in_needed_before_any_session_fails_the_run_and_says_why(cast, livy_api):
     from livy.remote.errors import LivySignInRequired
 
