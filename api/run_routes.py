@@ -8,12 +8,12 @@ run's user, with ``wait`` like statements); anyone else's GET only reads.
 Who: starting a run is the page's Run all (:func:`livy.notebooks.selectors.can_run`: the
 owner, with ``livy.change_notebook`` and ``livy.run_code``); a run is read by its user and by
 those who may see its notebook (:func:`livy.notebooks.selectors.runs_visible_to`), others get
-404; only its user cancels it.
+404; only its user cancels it. Its ``parameters`` are shown to its user and administrators
+only (:func:`livy.notebooks.selectors.may_see_run_parameters`).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -28,16 +28,21 @@ from api.schemas import RunIn, RunOut, ValidationProblem, run_out
 from livy.models import NotebookRun
 from livy.notebooks import selectors, service
 
-#: First pause (seconds) between reads of a run another user drives, doubled up to 1 s.
-READ_FIRST_PAUSE = 0.1
-
 notebook_runs = Router(tags=["runs"])
 runs = Router(tags=["runs"])
 
 
-def _out(run: NotebookRun) -> RunOut:
-    summary = service.run_summary(run)
-    return run_out(summary, {s.pk: s for s in run.statements.all()})
+def _out(run: NotebookRun, user: Any) -> RunOut:
+    """The run as ``user`` sees it: the parameters (and the injected statement's output and
+    error, which may show them) only for those :func:`livy.notebooks.selectors.may_see_run_parameters`
+    allows."""
+    out = run_out(service.run_summary(run), {s.pk: s for s in run.statements.all()})
+    if not selectors.may_see_run_parameters(user, run):
+        out.parameters = None
+        for cell in out.cells:
+            if cell.injected:
+                cell.output, cell.error = None, None
+    return out
 
 
 @notebook_runs.post("/{int:notebook_id}/runs", response={202: RunOut, 422: ValidationProblem, **COMMON},
@@ -59,29 +64,18 @@ def start_run(request: HttpRequest, response: HttpResponse, notebook_id: int, wa
     except service.NotebookError as exc:
         raise ValidationError([{"loc": ["body", "parameters"], "msg": str(exc), "type": "value_error"}]) from None
     response["Location"] = f"/api/v1/runs/{run.pk}"
-    return Status(202, _out(run))
+    return Status(202, _out(run, user))
 
 
 @runs.get("/{int:run_id}", response={200: RunOut, **COMMON}, summary="Read a notebook run")
 def get_run(request: HttpRequest, run_id: int, wait: Wait = None) -> Any:
     """The run: its state and each cell's state and output. Read by the run's user, it moves
     the run on (sends the next cells as the running ones finish); ``wait`` holds the answer
-    until the run ends or the seconds have passed."""
+    until the run ends or the seconds have passed. ``parameters`` (and the injected
+    statement's output) are null except for the run's user and administrators."""
     user = caller(request)
     run = get_object_or_404(selectors.runs_visible_to(user), pk=run_id)
-    deadline = time.monotonic() + capped_wait(wait)
-    pause = READ_FIRST_PAUSE
-    drives = run.user_id == user.pk and user.has_perm("livy.run_code")
-    while True:
-        if not run.is_finished:
-            if drives:
-                service.drive_run(run, services.client(), wait=max(0.0, deadline - time.monotonic()))
-            run.refresh_from_db()
-        left = deadline - time.monotonic()
-        if run.is_finished or left <= 0:
-            return _out(run)
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 1.0)
+    return _out(services.await_run(run, actor=user, client=services.client(), wait=capped_wait(wait)), user)
 
 
 @runs.post("/{int:run_id}/cancel", response={202: RunOut, **COMMON}, summary="Cancel a notebook run")
@@ -92,4 +86,4 @@ def cancel_run(request: HttpRequest, run_id: int) -> Any:
     run = get_object_or_404(selectors.runs_visible_to(user), pk=run_id)
     if run.user_id != user.pk:
         raise PermissionDenied("Only the user who started the run may cancel it.")
-    return Status(202, _out(service.cancel_run(run, services.client(), actor=user)))
+    return Status(202, _out(service.cancel_run(run, services.client(), actor=user), user))

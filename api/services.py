@@ -1,6 +1,7 @@
 """What the API asks of the lifecycle, in one place: the public functions of
 :mod:`livy.lifecycle` (``submit``, ``ensure_session``, ``stop_session``, ``cancel`` and the
-session refresh the pages use), plus waiting for a statement within one request.
+session refresh the pages use), plus waiting for a statement or a notebook run within one
+request.
 
 Each request gets its own Livy client (:func:`client`); API callers have no browser session,
 so with Fabric and ``FABRIC_AUTH=delegated`` the client has no user token and the lifecycle
@@ -15,7 +16,8 @@ from typing import Any
 
 from livy import lifecycle
 from livy.clients import livy_client
-from livy.models import SparkSession, Statement
+from livy.models import NotebookRun, SparkSession, Statement
+from livy.notebooks import service as notebook_service
 from livy.remote.client import LivyClient
 
 #: First pause (seconds) between reads while a ``wait`` holds a request, doubled up to
@@ -63,6 +65,27 @@ def await_statement(stmt: Statement, *, actor: Any, client: LivyClient, wait: fl
         if stmt.is_terminal or remaining <= 0:
             return stmt
         time.sleep(min(pause, remaining))
+        pause = min(pause * 2, WAIT_MAX_PAUSE)
+
+
+def await_run(run: NotebookRun, *, actor: Any, client: LivyClient, wait: float) -> NotebookRun:
+    """``GET /runs/{id}``: bring ``run`` up to date and hold up to ``wait`` seconds until it
+    ends. Read by its user (allowed to run code) it moves on (:func:`livy.notebooks.service.drive_run`:
+    the next cells are sent as the running ones finish); anyone else's read only reads the
+    rows, every :data:`WAIT_FIRST_PAUSE` seconds at first, doubling up to
+    :data:`WAIT_MAX_PAUSE`. Livy errors propagate (``LivyError``)."""
+    deadline = time.monotonic() + max(0.0, wait)
+    pause = WAIT_FIRST_PAUSE
+    drives = run.user_id == actor.pk and actor.has_perm("livy.run_code")
+    while True:
+        if not run.is_finished:
+            if drives:
+                notebook_service.drive_run(run, client, wait=max(0.0, deadline - time.monotonic()))
+            run.refresh_from_db()
+        left = deadline - time.monotonic()
+        if run.is_finished or left <= 0:
+            return run
+        time.sleep(min(pause, left))
         pause = min(pause * 2, WAIT_MAX_PAUSE)
 
 

@@ -13,7 +13,9 @@ Rules:
 * A notebook run's statements (``Statement.run``) go to Livy one at a time: one is sent only
   once every earlier statement of its run ended OK; when one did not, the rest of the run is
   cancelled ("Not run: cell N failed") and the run is failed (:func:`settle_run`). Only an
-  owner's request sends the next one (:func:`dispatch` with ``wait`` drives the chain).
+  owner's request sends the next one (:func:`dispatch` with ``wait`` drives the chain). A
+  run is settled only once its statements are saved (``NotebookRun.queued``), and a run that
+  is no longer running sends nothing more: its queued statements are cancelled.
 * Refreshing from Livy happens only while something is not terminal, and at most once per
   ``LIVY_REFRESH_MIN_INTERVAL`` seconds per session however many tabs poll. There is one
   refresh per intent: :func:`poll` (a page's GET poll), :func:`verify` (a page load),
@@ -53,6 +55,7 @@ from livy.remote.states import SessionState, StatementState
 from livy.remote.types import LivySession, LivyStatement, SessionSpec
 from livy.selectors import active_session, needs_refresh, open_statements
 from livy.session_end import (
+    SESSION_ENDED,
     START_FAILED,
     SessionCheck,
     check_session,
@@ -71,9 +74,9 @@ from myapp.config import current_config
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "START_FAILED", "cancel", "cancel_run", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
+    "START_FAILED", "cancel", "cancel_run", "cancel_runs", "complete", "dispatch", "dispatch_queued", "ensure_session", "keep_alive",
     "notebook_scope", "poll", "refresh_unattended", "session_log_elsewhere", "session_log_tail", "session_scope_of",
-    "session_spec", "settle_run", "stop_session", "submit", "submit_run", "verify",
+    "session_spec", "settle_run", "stop_run", "stop_session", "submit", "submit_run", "verify",
 ]
 
 
@@ -553,7 +556,7 @@ def notebook_scope(notebook_pk: int | None) -> str:
 
 
 def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClient,
-               run: NotebookRun) -> list[Statement]:
+               run: NotebookRun, injected_at: int | None = None) -> list[Statement]:
     """Queue the statements of a notebook ``run`` as :func:`submit` does, but all at once:
     ``items`` are ``(code, kind, cell)`` in run order. The user's session is had once (started
     if needed), the statements are saved ``queued`` together, and the first is sent at once
@@ -561,23 +564,44 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
     The cells are of one notebook, so they share one REPL scope (:func:`session_scope_of`).
     Returns the statements in order. Raises as :func:`submit` does; then every item is kept
     (``failed`` with the reason, or ``queued`` on the live session when the user must sign
-    in again), so nothing typed is lost."""
+    in again), so nothing typed is lost. When none could be kept (no session row to keep
+    them on: the user must sign in before any session exists) the run is ``failed`` with its
+    ``stop_reason`` (the cells' code is still in the notebook).
+
+    ``injected_at``: the index in ``items`` of the injected parameters statement, saved as
+    the run's ``injected_statement`` with the statements (also when they are kept failed).
+
+    The run is marked ``queued`` in the transaction that saves its statements: until then
+    (while Livy starts the session) :func:`settle_run` concludes nothing, since a run with no
+    statements yet is not a run whose statements all ended. A run cancelled meanwhile has
+    its statements cancelled as they are saved (:func:`settle_run`), none is sent."""
     repl_scope = session_scope_of(items[0][2]) if items else ""
     try:
         session, _ = _ensure_session(user, client, repl_scope)
     except LivySignInRequired:
         row = active_session(user, repl_scope)
-        if row is not None and not row.is_terminal:
-            for code, kind, cell in items:
-                Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
+        live = row is not None and not row.is_terminal
+        with transaction.atomic():
+            kept = [Statement.objects.create(session=row, author=user, code=code, kind=kind, cell=cell, run=run)
+                    for code, kind, cell in items] if live else []
+            _mark_queued(run, kept, injected_at)
+        if not live:
+            stop_run(run, "sign in again, then run it again (no cell was run)")
+        settle_run(run)
         raise
     except LivyError as exc:
-        for code, kind, cell in items:
-            _keep_failed_run(user, code, kind, exc, cell, run, repl_scope)
+        with transaction.atomic():
+            failed = [_keep_failed_run(user, code, kind, exc, cell, run, repl_scope) for code, kind, cell in items]
+            _mark_queued(run, failed, injected_at)
+        if items and not any(failed):
+            stop_run(run, f"no session could be started ({str(exc).rstrip('.')}); no cell was run")
+        settle_run(run)
         raise
     with transaction.atomic():
         statements = [Statement.objects.create(session=session, author=user, code=code, kind=kind, cell=cell, run=run)
                       for code, kind, cell in items]
+        _mark_queued(run, statements, injected_at)
+    settle_run(run)  # cancelled while the session started: its statements are cancelled, none sent
     if statements and session.session_state.is_ready:
         try:
             dispatch_queued(session, client=client)
@@ -589,10 +613,19 @@ def submit_run(user: Any, items: list[tuple[str, str, Any]], *, client: LivyClie
     return statements
 
 
+def _mark_queued(run: NotebookRun, statements: list[Statement | None], injected_at: int | None) -> None:
+    """Record that ``run``'s ``statements`` are saved, and which is the injected one
+    (``statements[injected_at]``); call in the transaction that saves them."""
+    injected = statements[injected_at] if injected_at is not None and injected_at < len(statements) else None
+    NotebookRun.objects.filter(pk=run.pk).update(queued=True, injected_statement=injected)
+    run.queued, run.injected_statement = True, injected
+
+
 def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any = None,
-                     run: NotebookRun | None = None, repl_scope: str = "") -> None:
+                     run: NotebookRun | None = None, repl_scope: str = "") -> Statement | None:
     """Save the code of a Run whose session could not be started as a ``failed`` statement
-    on the user's latest session row (the one whose start failed), so it is not lost."""
+    on the user's latest session row (the one whose start failed), so it is not lost; returns
+    it (None when the user has no session row)."""
     cfg = current_config()
     row = (
         SparkSession.objects.filter(owner=user, backend=cfg.LIVY_BACKEND, endpoint=cfg.LIVY_BASE_ENDPOINT,
@@ -601,8 +634,8 @@ def _keep_failed_run(user: Any, code: str, kind: str, exc: LivyError, cell: Any 
         .first()
     )
     if row is None:
-        return
-    Statement.objects.create(
+        return None
+    return Statement.objects.create(
         session=row, author=user, code=code, kind=kind, state=Statement.FAILED, cell=cell, run=run,
         error_name="SessionNotStarted", error_value=f"Your code was not run: {exc}", completed_at=timezone.now(),
     )
@@ -700,8 +733,10 @@ def dispatch_queued(session: SparkSession, *, client: LivyClient) -> int:
         claim = Statement.objects.filter(pk=stmt.pk, state=Statement.QUEUED).filter(~Exists(earlier))
         if stmt.run_id is not None:
             # A run's statement goes only once every earlier one of the run ended OK: Livy runs
-            # a session's statements FIFO and would run cell n+1 after cell n failed.
-            claim = claim.filter(~Exists(_run_blockers(stmt.run_id)))
+            # a session's statements FIFO and would run cell n+1 after cell n failed. And only
+            # while its run is running: a cancelled or failed run sends nothing more.
+            claim = claim.filter(~Exists(_run_blockers(stmt.run_id)),
+                                 Exists(NotebookRun.objects.filter(pk=stmt.run_id, state=NotebookRun.RUNNING)))
         claimed = claim.update(state=Statement.SENDING, submitted_at=timezone.now())
         if not claimed and stmt.run_id is not None and stmt.run_id not in sent_runs:
             # Held back by its run: an earlier statement that failed cancels it (and the rest
@@ -751,14 +786,29 @@ def _ended_ok(stmt: Statement) -> bool:
     return stmt.state == StatementState.AVAILABLE.value and not stmt.error_name
 
 
-def settle_run(run: NotebookRun | int) -> NotebookRun:
+def settle_run(given: NotebookRun | int) -> NotebookRun:
     """Bring a running :class:`~livy.models.NotebookRun` up to date from its statements (no
-    Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``, its session
-    ended), its queued rest become ``cancelled`` with "Not run: cell N failed" and the run
-    ``failed`` with ``failed_cell``; when all ended OK, ``succeeded``. A finished run is
-    returned as it is. Writes are conditional UPDATEs (safe in concurrent requests)."""
-    run = run if isinstance(run, NotebookRun) else NotebookRun.objects.get(pk=run)
+    Livy call): when one ended not OK (an error output, ``failed``, ``cancelled``), its queued
+    rest become ``cancelled`` with "Not run: cell N failed" and the run ``failed`` with
+    ``failed_cell``; when all ended OK, ``succeeded``. When its session ended (the statement
+    ``failed`` with ``SessionEnded``, :func:`livy.session_end.fail_open_statements`) the run
+    is ``failed`` with ``stop_reason`` "the session ended during cell N" (or "before cell N
+    ran" when that statement was never sent) and the statements never sent are "Not run". A run whose statements
+    are not saved yet (``queued`` false: its session is starting) is left running. A finished
+    run is returned as it is, except that statements of it still ``queued`` (saved after a
+    Cancel all, while its session started) are cancelled: they never go to Livy and never
+    hold up the session's later statements. Writes are conditional UPDATEs (safe in
+    concurrent requests). ``given``: the run or its pk; an instance is read again first and
+    returned updated."""
+    if isinstance(given, NotebookRun):
+        run = given
+        run.refresh_from_db()
+    else:
+        run = NotebookRun.objects.get(pk=given)
     if run.state != NotebookRun.RUNNING:
+        _cancel_unsent(run)
+        return run
+    if not run.queued:
         return run
     statements = list(run.statements.select_related("cell").order_by("pk"))
     bad = next((s for s in statements if s.is_terminal and not _ended_ok(s)), None)
@@ -766,17 +816,54 @@ def settle_run(run: NotebookRun | int) -> NotebookRun:
     if bad is not None:
         number = bad.cell.position + 1 if bad.cell is not None else None
         what = f"cell {number}" if number is not None else "an earlier cell"
-        run.statements.filter(state=Statement.QUEUED).update(
-            state=StatementState.CANCELLED.value, error_name="NotRun", error_value=f"Not run: {what} failed.",
-            completed_at=now,
+        reason = ""
+        rest = run.statements.filter(state=Statement.QUEUED)
+        if bad.error_name == SESSION_ENDED:
+            # The session died (livy.session_end failed every open statement): not a failed cell.
+            # Its statements never sent are "Not run", as after a failed cell.
+            unsent = bad.livy_id is None and bad.submitted_at is None
+            reason = f"the session ended before {what} ran" if unsent else f"the session ended during {what}"
+            never_sent = Q(state=Statement.FAILED, error_name=SESSION_ENDED, livy_id__isnull=True,
+                           submitted_at__isnull=True)
+            rest = run.statements.filter(Q(state=Statement.QUEUED) | never_sent).filter(
+                pk__gte=bad.pk if unsent else bad.pk + 1)
+        rest.update(
+            state=StatementState.CANCELLED.value, error_name="NotRun",
+            error_value=f"Not run: {reason or what + ' failed'}.", completed_at=now,
         )
         if NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
-                state=NotebookRun.FAILED, failed_cell=bad.cell, finished_at=now):
+                state=NotebookRun.FAILED, failed_cell=bad.cell, stop_reason=reason, finished_at=now):
             log.info("notebook run %s failed at statement %s", run.pk, bad.pk)
     elif all(s.is_terminal for s in statements):
         NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
             state=NotebookRun.SUCCEEDED, finished_at=now)
     run.refresh_from_db()
+    return run
+
+
+def _cancel_unsent(run: NotebookRun) -> None:
+    """Cancel the statements still ``queued`` of the finished ``run`` ("Not run: ...")."""
+    left = run.statements.filter(state=Statement.QUEUED)
+    if not left.exists():
+        return
+    if run.state == NotebookRun.CANCELLED:
+        why = "the run was cancelled"
+    elif run.failed_cell is not None:
+        why = f"cell {run.failed_cell.position + 1} failed"
+    else:
+        why = run.stop_reason or "the run had ended"
+    left.update(state=StatementState.CANCELLED.value, error_name="NotRun", error_value=f"Not run: {why}.",
+                completed_at=timezone.now())
+
+
+def stop_run(run: NotebookRun, reason: str) -> NotebookRun:
+    """End a running ``run`` as ``failed`` without a failed cell, saying why (``reason``, its
+    ``stop_reason``: "sign in again, ..."); its queued statements are cancelled ("Not run:
+    <reason>."). A finished run is left as it is (conditional UPDATE)."""
+    NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+        state=NotebookRun.FAILED, stop_reason=reason[:300], finished_at=timezone.now())
+    run.refresh_from_db()
+    _cancel_unsent(run)
     return run
 
 
@@ -788,23 +875,41 @@ def settle_runs(session: SparkSession) -> None:
 
 
 def cancel_run(run: NotebookRun, *, client: LivyClient, actor: Any = None) -> NotebookRun:
-    """Cancel All: the run becomes ``cancelled``, its queued statements ``cancelled`` ("Not
+    """Cancel a run: it becomes ``cancelled``, its queued statements ``cancelled`` ("Not
     run: the run was cancelled") and its running ones are cancelled on Livy (:func:`cancel`).
     A finished run is left as it is. Raises :class:`LivyError` if Livy cannot be reached for
     a running statement (the queued ones are cancelled already)."""
+    return cancel_runs([run], client=client, actor=actor)[0]
+
+
+def cancel_runs(runs: list[NotebookRun], *, client: LivyClient, actor: Any = None) -> list[NotebookRun]:
+    """:func:`cancel_run` for several runs (Cancel all on a notebook page): every running run
+    is marked ``cancelled`` and its queued statements cancelled first, so none of them can be
+    sent while Livy is asked to cancel the running ones; then the statements of every
+    ``cancelled`` run in ``runs`` still open on Livy are cancelled there (so a Cancel all
+    again, after Livy could not be reached, asks Livy again). Raises the first
+    :class:`LivyError` met once every such statement was tried."""
     now = timezone.now()
-    if not NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
-            state=NotebookRun.CANCELLED, finished_at=now):
+    for run in runs:
+        if NotebookRun.objects.filter(pk=run.pk, state=NotebookRun.RUNNING).update(
+                state=NotebookRun.CANCELLED, finished_at=now):
+            run.statements.filter(state=Statement.QUEUED).update(
+                state=StatementState.CANCELLED.value, error_name="NotRun",
+                error_value="Not run: the run was cancelled.", completed_at=now,
+            )
+    first_error: LivyError | None = None
+    for run in runs:
         run.refresh_from_db()
-        return run
-    run.statements.filter(state=Statement.QUEUED).update(
-        state=StatementState.CANCELLED.value, error_name="NotRun", error_value="Not run: the run was cancelled.",
-        completed_at=now,
-    )
-    for stmt in run.statements.exclude(state__in=[v for v, _ in Statement.STATE_CHOICES if statement_is_terminal(v)]):
-        cancel(stmt, client=client, actor=actor)
-    run.refresh_from_db()
-    return run
+        if run.state != NotebookRun.CANCELLED:
+            continue  # finished before: left as it is
+        for stmt in run.statements.filter(state__in=_open_values()):
+            try:
+                cancel(stmt, client=client, actor=actor)
+            except LivyError as exc:
+                first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
+    return runs
 
 
 def cancel(stmt: Statement, *, client: LivyClient, actor: Any = None) -> Statement:

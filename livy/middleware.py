@@ -30,13 +30,25 @@ def _page_of(request: HttpRequest, fragment: bool) -> str:
     return request.path if request.method == "GET" and not fragment else reverse("livy:notebook")
 
 
+def _from_script(request: HttpRequest) -> bool:
+    """True for a request of a page's script: a fragment request (:func:`livy.views._wants_fragment`),
+    or one that sends or asks for JSON (the notebook page's run, poll, cancel and save), which
+    a browser's navigation never does. A ``302`` would be followed by ``fetch`` to the sign-in
+    page's HTML, answered 200, which the script cannot tell from an answer."""
+    if _wants_fragment(request):
+        return True
+    return request.content_type == "application/json" or "application/json" in request.headers.get("Accept", "")
+
+
 def sign_in_again(request: HttpRequest) -> HttpResponse:
     """Send the user through sign-in (Entra ID when configured, else the local sign-in page)
-    and back to the page they were on (``?next=<path>``). A fragment request (the page's
-    script) gets ``204`` with ``X-Livy-Redirect: <sign-in URL>``, which the script follows; a
-    plain request gets a ``302``. The code in the editor is kept by the page itself
-    (frontend/src/app/drafts.js keeps the draft in the browser) and queued code stays on the server."""
-    fragment = _wants_fragment(request)
+    and back to the page they were on (``?next=<path>``). A request of a page's script (a
+    fragment request, or JSON: :func:`_from_script`) gets ``204`` with ``X-Livy-Redirect:
+    <sign-in URL>``, which the script follows (back to ``X-Livy-Page``, else the
+    ``Referer``); a plain request gets a ``302``. The code in the editor is kept by the page
+    itself (frontend/src/app/drafts.js keeps the draft in the browser) and queued code stays
+    on the server."""
+    fragment = _from_script(request)
     target = reverse("entra_login") if current_config().entra_enabled else reverse("login")
     url = f"{target}?{urlencode({'next': _page_of(request, fragment)})}"
     if fragment:

@@ -291,6 +291,12 @@ class NotebookRun(models.Model):
     are ``cancelled`` ("Not run: cell 3 failed"), the run is ``failed`` and ``failed_cell``
     names the cell (:func:`livy.lifecycle.settle_run`). Deleting the notebook keeps the run
     (the audit trail): ``notebook`` becomes null.
+
+    ``queued`` is set in the transaction that saves the run's statements (or keeps them as
+    failed), as is ``injected_statement`` (the statement with the parameters): until then the run is only starting (its session may be starting on Livy) and
+    nothing about it is concluded. ``stop_reason`` says why a run stopped when no cell of it
+    failed ("the session ended during cell 2", "sign in again, ..."), as
+    :func:`livy.notebooks.service.run_message` shows it.
     """
 
     CELL, ALL, FROM = "cell", "all", "from"
@@ -311,6 +317,14 @@ class NotebookRun(models.Model):
     state = models.CharField(max_length=16, choices=STATE_CHOICES, default=RUNNING)
     failed_cell = models.ForeignKey(Cell, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                                     help_text="The cell whose statement stopped the run.")
+    queued = models.BooleanField(
+        default=False, help_text="Its statements are saved: only then may the run be settled (succeeded, failed).")
+    injected_statement = models.ForeignKey(
+        "Statement", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The statement with the injected parameters (run with parameters), saved with the statements.")
+    stop_reason = models.CharField(
+        max_length=300, blank=True, default="",
+        help_text="Why the run stopped when it was not a cell that failed (its session ended, sign in again).")
 
     def __str__(self) -> str:
         return f"run {self.pk} of notebook {self.notebook_id} ({self.state})"

@@ -37,13 +37,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from livy import lifecycle, uploads
-from livy import selectors as livy_selectors
+from livy import uploads
 from livy.clients import livy_client
 from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb, selectors, service
 from livy.notebooks.markdown import render_markdown
-from livy.remote.errors import LivyError
+from livy.remote.errors import LivyError, LivySignInRequired
 from myapp.config import current_config
 
 #: Notebooks per page of the list.
@@ -385,43 +384,6 @@ def _cell_output_html(request: HttpRequest, stmt: Statement | None) -> str:
     return render_to_string("livy/notebooks/_cell_output.html", {"stmt": stmt}, request=request)
 
 
-def _session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
-    """Which session runs the notebook and whether its variables come from this notebook:
-    ``{"state", "name", "id", "from_notebook": bool, "gone": bool, "text"}`` (``gone``: the
-    session of the notebook's last run ended: "Variables are gone: Run all to rebuild")."""
-    session = livy_selectors.active_session(user, lifecycle.notebook_scope(notebook.pk))
-    ran = Statement.objects.filter(cell__notebook=notebook, author=user).exclude(cell=None)
-    last = ran.select_related("session").order_by("-pk").first()
-    live = session is not None and not session.is_terminal
-    from_notebook = bool(live and ran.filter(session=session, state="available").exists())
-    gone = last is not None and last.session.is_terminal and not from_notebook
-    if gone:
-        text = "Variables are gone: Run all to rebuild (the session of the last run ended)."
-    elif session is None or not live:
-        text = "No session yet: the first Run starts one (about a minute)."
-    elif session.repl is not None:
-        text = (f"REPL {session.repl.repl_id} in shared Livy session {session.repl.session_id} ({session.state}) "
-                "is this notebook's own: its variables are this notebook's alone.")
-    elif from_notebook:
-        text = f"Session {session.name} ({session.state}) runs this notebook: its variables come from this notebook's runs."
-    else:
-        text = f"Session {session.name} ({session.state}) will run this notebook; no cell of it has run there yet."
-    return {"state": session.state if session else None, "name": session.name if session else None,
-            "id": session.pk if session else None, "from_notebook": from_notebook, "gone": gone, "text": text}
-
-
-def _injected(run: NotebookRun | None) -> dict[str, Any] | None:
-    """The injected parameters statement of ``run`` (after its parameters cell), or None."""
-    if run is None or not run.parameters:
-        return None
-    holder = run.statements.exclude(cell=None).filter(cell__is_parameters=True).order_by("pk")
-    stmt = holder.filter(code__startswith="# Parameters").first() or holder.filter(
-        code__startswith="// Parameters").first()
-    if stmt is None:
-        return None
-    return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}
-
-
 def _key(stmt: Statement | None) -> str:
     """What a cell's output under it was drawn from (``pk:state:progress``; "" for no run)."""
     return f"{stmt.pk}:{stmt.state}:{stmt.progress:.3f}" if stmt is not None else ""
@@ -430,7 +392,8 @@ def _key(stmt: Statement | None) -> str:
 def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] | None = None) -> dict[str, Any]:
     """What the page updates itself from (the run, poll and cancel answers)::
 
-        {"version": int, "run": run_summary | None, "session": _session_bar, "injected": {...} | None,
+        {"version": int, "run": run_summary | None, "session": selectors.session_bar,
+         "injected": selectors.injected_parameters,
          "busy": bool, "cells": [{"id", "statement": _statement_json | None,
                                   "key": "pk:state:progress", "html"?: output HTML}]}
 
@@ -448,8 +411,8 @@ def _page_state(request: HttpRequest, notebook: Notebook, known: dict[str, str] 
             entry["html"] = _cell_output_html(request, stmt)
         cells.append(entry)
     return {
-        "version": notebook.version, "run": summary, "session": _session_bar(request.user, notebook),
-        "injected": _injected(run), "busy": busy or bool(summary and summary["state"] == NotebookRun.RUNNING),
+        "version": notebook.version, "run": summary, "session": selectors.session_bar(request.user, notebook),
+        "injected": selectors.injected_parameters(run), "busy": busy or bool(summary and summary["state"] == NotebookRun.RUNNING),
         "cells": cells,
     }
 
@@ -483,8 +446,9 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
     "known": {...}?}`` → 200 with :func:`_page_state` once the run went as far as
     ``LIVY_RUN_WAIT`` allows (its next cells go with the page's polls); 400 ``{"error":
     "invalid", "message"}`` for a bad mode, cell or parameters; 502 ``{"error": "livy",
-    "message", "state"}`` when Livy failed (the code is kept as failed statements). The
-    owner only (403 for those who may read it)."""
+    "message", "state"}`` when Livy failed (the code is kept as failed statements); 204 with
+    ``X-Livy-Redirect`` when the user must sign in again (the code stays queued:
+    :func:`livy.middleware.sign_in_again`). The owner only (403 for those who may read it)."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
@@ -499,6 +463,8 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
                           parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT)
     except service.NotebookError as exc:
         return JsonResponse({"error": "invalid", "message": str(exc)}, status=400)
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -510,19 +476,17 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
 def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
     """The page's poll while a run goes on (``{"known": {...}}``): the owner's request sends
     the run's next cells as the earlier finish, holding up to ``LIVY_RUN_WAIT`` seconds
-    (:func:`livy.notebooks.service.drive_run`), then answers :func:`_page_state`. 502 with the
-    state when Livy cannot be reached (the page keeps polling)."""
+    (:func:`livy.notebooks.service.drive_notebook`), then answers :func:`_page_state`. 502 with the
+    state when Livy cannot be reached (the page keeps polling); 204 with ``X-Livy-Redirect``
+    when the user must sign in again."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
-    run = service.current_run(notebook)
-    sessions = {c.last_statement.session for c in selectors.cells_of(notebook)
-                if c.last_statement is not None and not c.last_statement.is_terminal}
     try:
-        if run is not None and not run.is_finished:
-            service.drive_run(run, livy_client(request.session), wait=current_config().LIVY_RUN_WAIT)
-        for session in sessions:
-            lifecycle.dispatch(session, client=livy_client(request.session), user=request.user)
+        service.drive_notebook(notebook, request.user, livy_client(request.session),
+                               wait=current_config().LIVY_RUN_WAIT)
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
@@ -532,15 +496,17 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    """Cancel all: the current run's queued cells are cancelled and its running one is
-    cancelled on Livy (:func:`livy.notebooks.service.cancel_run`); answers :func:`_page_state`."""
+    """Cancel all: every running run of the notebook by the user has its queued cells
+    cancelled and its running one cancelled on Livy (:func:`livy.notebooks.service.cancel_runs`);
+    answers :func:`_page_state`, or 204 with ``X-Livy-Redirect`` when the user must sign in
+    again (the runs are cancelled; Cancel all again then reaches Livy)."""
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
-    run = service.current_run(notebook)
     try:
-        if run is not None:
-            service.cancel_run(run, livy_client(request.session), request.user)
+        service.cancel_runs(notebook, request.user, livy_client(request.session))
+    except LivySignInRequired:
+        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)

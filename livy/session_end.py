@@ -66,6 +66,8 @@ SESSION_REPLACED = (
 )
 #: Start of the reason of a session row whose create call Livy refused or never got.
 START_FAILED = "Livy could not start the session: "
+#: ``error_name`` of a statement left open when its session ended (:func:`fail_open_statements`).
+SESSION_ENDED = "SessionEnded"
 #: Shown when a row's create call never got an answer (the process died mid-call).
 START_INTERRUPTED = "Starting the session was interrupted before Livy answered."
 #: Shown when the configured Livy endpoint is no longer the row's.
@@ -113,7 +115,7 @@ def fail_open_statements(session: SparkSession) -> None:
     """Fail the statements of an ended ``session`` that are not terminal (``SessionEnded``)."""
     reason = f"The session ended ({session.state}) before this statement finished."
     open_statements(session).update(
-        state=Statement.FAILED, error_name="SessionEnded", error_value=reason, completed_at=timezone.now()
+        state=Statement.FAILED, error_name=SESSION_ENDED, error_value=reason, completed_at=timezone.now()
     )
 
 

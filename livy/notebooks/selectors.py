@@ -134,12 +134,64 @@ def export_cells(notebook: Notebook) -> list[ipynb.NotebookCell]:
     ]
 
 
+def may_see_run_parameters(user: Any, run: NotebookRun) -> bool:
+    """May ``user`` see the ``parameters`` of ``run`` (and its injected statement's output,
+    which may show them)? Its user, and those who see every user's statements
+    (``livy.view_all_sessions``: Administrators, who see the injected code anyway). The
+    people the notebook is shared with read the run, not the values it was given (they may
+    be a pipeline's secrets)."""
+    return bool(getattr(user, "is_authenticated", False)
+                and (run.user_id == user.pk or user.has_perm("livy.view_all_sessions")))
+
+
 def runs_visible_to(user: Any) -> QuerySet[NotebookRun]:
     """Notebook runs ``user`` may read: their own (also once the notebook was deleted), and
     the runs of notebooks they may see (a run's outputs are its cells' outputs, which the
-    people a notebook is shared with see). Only the run's user moves it on or cancels it."""
+    people a notebook is shared with see). Only the run's user moves it on or cancels it;
+    its parameters are shown as :func:`may_see_run_parameters` says."""
     if not getattr(user, "is_authenticated", False):
         return NotebookRun.objects.none()
     return NotebookRun.objects.select_related("notebook", "user").filter(
         Q(user=user) | Q(notebook__in=notebooks_visible_to(user).values("pk"))
     )
+
+
+def session_bar(user: Any, notebook: Notebook) -> dict[str, Any]:
+    """Which session runs ``notebook`` for ``user`` (their active one in the notebook's REPL
+    scope, :func:`livy.lifecycle.notebook_scope`) and whether its variables come from this
+    notebook: ``{"state": str | None, "name": str | None, "id": int | None, "from_notebook":
+    bool, "gone": bool, "text": str}`` (``gone``: the session of the notebook's last run
+    ended: "Variables are gone: Run all to rebuild")."""
+    from livy.lifecycle import notebook_scope
+    from livy.selectors import active_session
+
+    session = active_session(user, notebook_scope(notebook.pk))
+    ran = Statement.objects.filter(cell__notebook=notebook, author=user).exclude(cell=None)
+    last = ran.select_related("session").order_by("-pk").first()
+    live = session is not None and not session.is_terminal
+    from_notebook = bool(live and ran.filter(session=session, state="available").exists())
+    gone = last is not None and last.session.is_terminal and not from_notebook
+    if gone:
+        text = "Variables are gone: Run all to rebuild (the session of the last run ended)."
+    elif session is None or not live:
+        text = "No session yet: the first Run starts one (about a minute)."
+    elif session.repl is not None:
+        text = (f"REPL {session.repl.repl_id} in shared Livy session {session.repl.session_id} ({session.state}) "
+                "is this notebook's own: its variables are this notebook's alone.")
+    elif from_notebook:
+        text = f"Session {session.name} ({session.state}) runs this notebook: its variables come from this notebook's runs."
+    else:
+        text = f"Session {session.name} ({session.state}) will run this notebook; no cell of it has run there yet."
+    return {"state": session.state if session else None, "name": session.name if session else None,
+            "id": session.pk if session else None, "from_notebook": from_notebook, "gone": gone, "text": text}
+
+
+def injected_parameters(run: NotebookRun | None) -> dict[str, Any] | None:
+    """The injected parameters statement of ``run`` (its ``injected_statement``, run right
+    after the parameters cell) as the page shows it: ``{"cell_id": int | None, "code": str,
+    "statement_id": int, "state": str}``; None without a run or parameters."""
+    stmt = run.injected_statement if run is not None else None
+    if stmt is None:
+        return None
+    return {"cell_id": stmt.cell_id, "code": stmt.code, "statement_id": stmt.pk, "state": stmt.state}
+

@@ -12,8 +12,9 @@ session per user, the same queueing, the same audit trail); each statement is li
 cell (``Statement.cell``) and becomes the cell's ``last_statement``. Markdown cells are never
 sent. A Run, Run all or Run from here is a :class:`~livy.models.NotebookRun`
 (:func:`start_run`): its statements go to Livy one at a time and the first that fails stops
-it (:func:`livy.lifecycle.settle_run`); :func:`cancel_run` is Cancel all and
-:func:`run_summary` its state, as the page and the API show it.
+it (:func:`livy.lifecycle.settle_run`); :func:`cancel_run` cancels a run,
+:func:`cancel_runs` is the page's Cancel all and :func:`run_summary` a run's state, as the
+page and the API show it.
 
 Errors: :class:`NotebookError` (a bad title, kind, cell id, too many cells or too long a
 source; ``str(exc)`` is the message for the user), :class:`Conflict`,
@@ -23,6 +24,7 @@ source; ``str(exc)`` is the message for the user), :class:`Conflict`,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from livy import lifecycle
@@ -39,6 +41,7 @@ from livy.models import Cell, Notebook, NotebookRun, SparkSession, Statement
 from livy.notebooks import ipynb
 from livy.remote.client import LivyClient
 from livy.remote.errors import LivyError
+from livy.states import TERMINAL_STATEMENT_VALUES
 
 #: The title of a new notebook when none is given.
 DEFAULT_TITLE = "Untitled notebook"
@@ -377,20 +380,23 @@ def queue_cells(notebook: Notebook, cells: Iterable[Cell], user: Any, client: Li
 
 def _queue_run(runnable: list[Cell], injected: str, user: Any, client: LivyClient, run: NotebookRun) -> list[Statement]:
     """:func:`queue_cells` for a run: every statement queued at once (:func:`livy.lifecycle.submit_run`),
-    each cell linked to its own statement (not to the injected one)."""
+    each cell linked to its own statement (not to the injected one, which is the run's
+    ``injected_statement``)."""
     items: list[tuple[str, str, Any]] = []
     own: list[Cell | None] = []
+    injected_at = None
     for cell in runnable:
         if cell.source.strip():
             items.append((cell.source, cell.kind, cell))
             own.append(cell)
         if injected and cell.is_parameters:
+            injected_at = len(items)
             items.append((injected, cell.kind, cell))
             own.append(None)
     try:
-        statements = lifecycle.submit_run(user, items, client=client, run=run)
+        statements = lifecycle.submit_run(user, items, client=client, run=run, injected_at=injected_at)
     except LivyError:
-        for stmt in run.statements.select_related("cell").order_by("pk"):
+        for stmt in run.statements.exclude(pk=run.injected_statement_id or 0).select_related("cell").order_by("pk"):
             if stmt.cell is not None and stmt.code == stmt.cell.source:
                 _link(stmt.cell, stmt)
         raise
@@ -463,8 +469,11 @@ def start_run(notebook: Notebook, user: Any, client: LivyClient, *, mode: str = 
         queue_cells(notebook, cells, user, client, parameters=parameters or None, run=run)
     except LivyError as exc:
         lifecycle.settle_run(run)
-        run.refresh_from_db()
         exc.run = run  # type: ignore[attr-defined]
+        raise
+    except BaseException:
+        # Not a Livy failure (a bug, the database): the run must not stay "running" for ever.
+        lifecycle.stop_run(run, "it could not be started (see the server log)")
         raise
     run = lifecycle.settle_run(run)
     if wait > 0 and not run.is_finished:
@@ -485,12 +494,42 @@ def drive_run(run: NotebookRun, client: LivyClient, *, wait: float = 0.0) -> Not
     return lifecycle.settle_run(run)
 
 
+def drive_notebook(notebook: Notebook, user: Any, client: LivyClient, *, wait: float = 0.0) -> None:
+    """The notebook page's poll by its owner ``user``: every run of ``notebook`` by ``user``
+    still running is moved on (:func:`drive_run`, holding up to ``wait`` seconds in all
+    while its cells finish), then each session where a cell's last statement is still open
+    (a cancelled run's statement being cancelled) is refreshed and its queued code sent
+    (:func:`livy.lifecycle.dispatch`). Raises :class:`LivyError` when Livy cannot be reached
+    (rows stay as they were)."""
+    deadline = time.monotonic() + wait
+    for run in notebook.runs.filter(user=user, state=NotebookRun.RUNNING).order_by("created_at", "pk"):
+        drive_run(run, client, wait=max(0.0, deadline - time.monotonic()))
+    open_cells = notebook.cells.filter(last_statement__isnull=False).exclude(
+        last_statement__state__in=TERMINAL_STATEMENT_VALUES)
+    for session in SparkSession.objects.filter(pk__in=open_cells.values("last_statement__session")):
+        lifecycle.dispatch(session, client=client, user=user)
+
+
 def cancel_run(run: NotebookRun, client: LivyClient, actor: Any = None) -> NotebookRun:
     """Cancel all: the run's queued statements are cancelled and its running ones cancelled
     on Livy (:func:`livy.lifecycle.cancel_run`); ``actor`` the user asking (None: its user).
     Returns the run, ``cancelled`` unless it had finished. Raises :class:`LivyError` when
     Livy cannot be reached for a running statement."""
     return lifecycle.cancel_run(run, client=client, actor=actor)
+
+
+def cancel_runs(notebook: Notebook, user: Any, client: LivyClient) -> list[NotebookRun]:
+    """The page's Cancel all: every run of ``notebook`` by ``user`` still running is cancelled
+    (:func:`livy.lifecycle.cancel_runs`: all marked ``cancelled`` with their queued
+    statements before Livy is asked to cancel the running ones), so a Run all goes no further
+    when a Run of one cell was started after it. A cancelled run with a statement still open
+    (Livy could not be asked the first time) is asked again. Returns those runs. Raises the
+    first :class:`LivyError` met once every running statement was tried."""
+    still_open = Statement.objects.filter(run=OuterRef("pk")).exclude(state__in=TERMINAL_STATEMENT_VALUES)
+    runs = list(notebook.runs.filter(user=user).filter(
+        Q(state=NotebookRun.RUNNING) | Q(state=NotebookRun.CANCELLED) & Exists(still_open)
+    ).order_by("-created_at", "-pk"))
+    return lifecycle.cancel_runs(runs, client=client, actor=user)
 
 
 def current_run(notebook: Notebook) -> NotebookRun | None:
@@ -511,19 +550,16 @@ def run_summary(run: NotebookRun) -> dict[str, Any]:
                     "error": str}, ...]}
 
     ``cells`` has one entry per statement of the run, in order (``injected``: the parameters
-    statement; ``cell_id`` None once the cell was deleted); ``state`` is the statement's
+    statement, the run's ``injected_statement``; ``cell_id`` None once the cell was deleted); ``state`` is the statement's
     (``queued``, ``running``, ``available``, ``error``, ``cancelled``, ``failed``, ...)."""
     run = lifecycle.settle_run(run)
     statements = list(run.statements.select_related("cell").order_by("pk"))
     entries = []
-    seen: set[int] = set()
     for stmt in statements:
-        injected = stmt.cell_id is not None and stmt.cell_id in seen
-        if stmt.cell_id is not None:
-            seen.add(stmt.cell_id)
         entries.append({
             "cell_id": stmt.cell_id, "position": stmt.cell.position if stmt.cell else None,
-            "kind": stmt.kind, "injected": injected, "state": stmt.state, "statement_id": stmt.pk,
+            "kind": stmt.kind, "injected": stmt.pk == run.injected_statement_id, "state": stmt.state,
+            "statement_id": stmt.pk,
             "error": f"{stmt.error_name}: {stmt.error_value}" if stmt.error_name else "",
         })
     failed = run.failed_cell
@@ -543,6 +579,8 @@ def run_message(run: NotebookRun) -> str:
     """One line for the user about ``run`` ("Run all stopped: cell 3 failed.", ...)."""
     label = dict(NotebookRun.MODE_CHOICES).get(run.mode, "Run")
     if run.state == NotebookRun.FAILED:
+        if run.stop_reason:
+            return f"{label} stopped: {run.stop_reason}."
         if run.failed_cell is not None:
             return f"{label} stopped: cell {run.failed_cell.position + 1} failed."
         return f"{label} stopped: a cell failed."

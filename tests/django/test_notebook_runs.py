@@ -37,6 +37,7 @@ class Livy:
         self.states: dict[int, dict] = {}
         self.cancelled: list[int] = []
         self.instant = instant
+        self.dead = False
         mock.get(f"{LIVY}/sessions/4", json=session_json(4, "idle"))
         mock.add_callback(responses.POST, f"{LIVY}/sessions/4/statements", callback=self._post,
                           content_type="application/json")
@@ -55,7 +56,14 @@ class Livy:
 
     def _get(self, request):
         sid = int(request.url.rsplit("/", 1)[1])
+        if self.dead:
+            return 400, {}, json.dumps({"msg": "Session '4' isn't active."})
         return 200, {}, json.dumps(self.states[sid])
+
+    def die(self, mock):
+        """The session dies: Livy reads it ``dead`` and answers its statements 400 (Apache)."""
+        self.dead = True
+        mock.replace(responses.GET, f"{LIVY}/sessions/4", json=session_json(4, "dead"))
 
     def _cancel(self, request):
         sid = int(request.url.rsplit("/", 2)[1])
@@ -176,6 +184,16 @@ def test_a_run_with_parameters_injects_them_after_the_parameters_cell(cast, livy
     assert summary["parameters"] == {"regions": 5} and summary["state"] == "succeeded"
 
 
+def test_the_injected_statement_is_known_when_the_parameters_cell_is_empty(cast, livy_api):
+    session_row(cast.owner)
+    livy = Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "", "print(regions)", parameters_at=0)
+    run = service.start_run(notebook, cast.owner, livy_client(), parameters={"regions": 5}, wait=5)
+    assert livy.sent == ["# Parameters\nregions = 5\n", "print(regions)"]
+    assert [c["injected"] for c in service.run_summary(run)["cells"]] == [True, False]
+    assert run.injected_statement.code == "# Parameters\nregions = 5\n"
+
+
 def test_bad_runs_are_refused_before_anything_is_written(cast):
     notebook = _notebook(cast.owner, "a = 1")
     with pytest.raises(NotebookError, match="no parameters cell"):
@@ -216,6 +234,39 @@ def test_a_session_that_ends_fails_the_run(cast, livy_api):
     assert [c["state"] for c in summary["cells"]] == ["cancelled", "cancelled"]
 
 
+def test_a_session_that_dies_mid_run_says_so_and_the_rest_are_not_run(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "long_job()", "b = 2", "c = 3")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    _drive(session)
+    assert livy.sent == ["a = 1", "long_job()"]
+    livy.die(livy_api)
+    _drive(session)
+    summary = service.run_summary(run)
+    assert summary["state"] == "failed" and summary["message"] == "Run all stopped: the session ended during cell 2."
+    assert summary["failed_cell"]["number"] == 2
+    assert [c["state"] for c in summary["cells"]] == ["available", "failed", "cancelled", "cancelled"]
+    assert summary["cells"][1]["error"].startswith("SessionEnded: ")
+    assert [c["error"] for c in summary["cells"][2:]] == ["NotRun: Not run: the session ended during cell 2."] * 2
+
+
+def test_a_session_that_dies_between_cells_says_before_which(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())  # reads, never sends
+    livy.die(livy_api)
+    lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
+    summary = service.run_summary(run)
+    assert summary["message"] == "Run all stopped: the session ended before cell 2 ran."
+    assert [c["state"] for c in summary["cells"]] == ["available", "cancelled"]
+    assert summary["cells"][1]["error"] == "NotRun: Not run: the session ended before cell 2 ran."
+
+
 class _StopClient:
     """A client whose Livy already forgot the session."""
 
@@ -253,3 +304,106 @@ def test_maintenance_never_sends_a_runs_next_cell_but_settles_a_failure(cast, li
     lifecycle.refresh_unattended(SparkSession.objects.get(pk=session.pk), client=livy_client())
     run.refresh_from_db()
     assert run.state == "failed" and _states(run)[-1] == "cancelled" and livy.sent[-1] == "print(x)"
+
+
+# ------------------------------------------------------- a run read while its session starts
+def _session_starts(mock, during):
+    """``POST /sessions`` answers session 4 ``starting``, after ``during()``: what another
+    request (a second tab's poll, a Viewer's ``GET /runs/{id}``, Cancel all) does while Livy
+    creates the session, before the run's statements exist."""
+    def create(request):
+        during()
+        return 201, {}, json.dumps(session_json(4, "starting"))
+
+    mock.add_callback(responses.POST, f"{LIVY}/sessions", callback=create, content_type="application/json")
+
+
+def test_a_run_read_while_its_session_starts_goes_on_and_stops_at_the_failed_cell(cast, livy_api):
+    livy = Livy(livy_api)
+    _session_starts(livy_api, lambda: service.run_summary(NotebookRun.objects.get()))
+    notebook = _notebook(cast.owner, "a = 1", "print(x)", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    assert run.state == "running" and _states(run) == ["queued"] * 3  # not "succeeded" with nothing run
+    session = SparkSession.objects.get(owner=cast.owner)
+    _drive(session)
+    livy.finish(0)
+    _drive(session)
+    livy.finish(1, error=True)
+    _drive(session)
+    run.refresh_from_db()
+    assert run.state == "failed" and service.run_summary(run)["message"] == "Run all stopped: cell 2 failed."
+    assert _states(run) == ["available", "error", "cancelled"] and livy.sent == ["a = 1", "print(x)"]
+    # The session is not wedged: the console's next statement goes out.
+    stmt = lifecycle.submit(cast.owner, "z = 26", client=livy_client())
+    assert stmt.livy_id is not None and livy.sent[-1] == "z = 26"
+
+
+def test_cancel_all_while_the_session_starts_sends_nothing_of_the_run(cast, livy_api):
+    livy = Livy(livy_api)
+    _session_starts(livy_api, lambda: service.cancel_run(NotebookRun.objects.get(), livy_client()))
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    assert run.state == "cancelled"
+    session = SparkSession.objects.get(owner=cast.owner)
+    _drive(session)
+    assert livy.sent == []
+    assert [(s.state, s.error_value) for s in run.statements.order_by("pk")] == [
+        ("cancelled", "Not run: the run was cancelled.")] * 2
+    stmt = lifecycle.submit(cast.owner, "z = 26", client=livy_client())
+    assert stmt.livy_id is not None and livy.sent == ["z = 26"]
+
+
+def test_a_run_ended_elsewhere_sends_nothing_more_and_does_not_hold_up_the_session(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    livy.finish(0)
+    # Another process ended the run between its statements (its own writes not yet seen here).
+    NotebookRun.objects.filter(pk=run.pk).update(state=NotebookRun.CANCELLED)
+    console = Statement.objects.create(session=session, author=cast.owner, code="z = 26")
+    _drive(session)
+    assert livy.sent == ["a = 1", "z = 26"]
+    assert _states(run)[1] == "cancelled" and Statement.objects.get(pk=console.pk).livy_id is not None
+
+
+def test_sign_in_needed_before_any_session_fails_the_run_and_says_why(cast, livy_api):
+    from livy.remote.errors import LivySignInRequired
+
+    client = livy_client()
+
+    def expired(spec):
+        raise LivySignInRequired("Sign in again.")
+
+    client.create_session = expired  # type: ignore[method-assign]
+    notebook = _notebook(cast.owner, "a = 1")
+    with pytest.raises(LivySignInRequired):
+        service.start_run(notebook, cast.owner, client)
+    summary = service.run_summary(NotebookRun.objects.get())
+    assert summary["state"] == "failed" and summary["cells"] == []
+    assert summary["message"] == "Run all stopped: sign in again, then run it again (no cell was run)."
+
+
+# ----------------------------------------------------- what the page and the API call (thin views)
+def test_the_pages_poll_drives_every_running_run_and_the_session_bar_says_which_session(cast, livy_api):
+    session = session_row(cast.owner)
+    livy = Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "a = 1", "b = 2")
+    assert selectors.session_bar(cast.owner, notebook)["text"].startswith("Session pytest-1 (idle) will run")
+    run = service.start_run(notebook, cast.owner, livy_client())
+    service.drive_notebook(notebook, cast.owner, livy_client(), wait=5)
+    assert livy.sent == ["a = 1", "b = 2"] and NotebookRun.objects.get(pk=run.pk).state == "succeeded"
+    bar = selectors.session_bar(cast.owner, notebook)
+    assert bar["from_notebook"] and bar["id"] == session.pk and "runs this notebook" in bar["text"]
+
+
+def test_the_injected_parameters_of_a_run_as_the_page_shows_them(cast, livy_api):
+    session_row(cast.owner)
+    Livy(livy_api, instant=True)
+    notebook = _notebook(cast.owner, "regions = 3", parameters_at=0)
+    assert selectors.injected_parameters(None) is None
+    run = service.start_run(notebook, cast.owner, livy_client(), parameters={"regions": 5}, wait=5)
+    shown = selectors.injected_parameters(run)
+    assert shown == {"cell_id": run.injected_statement.cell_id, "code": "# Parameters\nregions = 5\n",
+                     "statement_id": run.injected_statement_id, "state": "available"}
+

@@ -102,3 +102,33 @@ def test_livy_unreachable_at_start_keeps_the_run_and_says_where(bearer, token_of
     assert response.json()["run"] == f"/api/v1/runs/{run.pk}"
     read = bearer(token_of("editor")).get(response.json()["run"]).json()
     assert read["state"] == "failed" and read["cells"][0]["state"] == "failed"
+
+
+def test_await_run_drives_the_owners_run_to_its_end_within_the_wait(people, livy_api):
+    from api import services
+
+    session_row(people["editor"])
+    livy = Livy(livy_api)
+    notebook = notebook_of(people["editor"], "a = 1", "b = 2")
+    run = service.start_run(notebook, people["editor"], services.client())
+    # Another reader only reads: nothing more is sent for it.
+    assert services.await_run(run, actor=people["admin"], client=services.client(), wait=0).state == "running"
+    assert livy.sent == ["a = 1"]
+    done = services.await_run(run, actor=people["editor"], client=services.client(), wait=10)
+    assert done.state == "succeeded" and livy.sent == ["a = 1", "b = 2"]
+
+
+def test_run_parameters_are_shown_to_the_runs_user_and_administrators_only(bearer, token_of, people, livy_api):
+    session_row(people["editor"])
+    Livy(livy_api)
+    notebook = notebook_of(people["editor"], "token = ''", "use(token)", parameters_at=0)
+    service.set_shared_groups(notebook, [Group.objects.get(name="Viewers")])
+    run = bearer(token_of("editor")).post(f"/api/v1/notebooks/{notebook.pk}/runs?wait=5",
+                                          {"parameters": {"token": "s3cret"}}).json()
+    url = f"/api/v1/runs/{run['id']}"
+    assert bearer(token_of("editor")).get(url).json()["parameters"] == {"token": "s3cret"}
+    assert bearer(token_of("admin")).get(url).json()["parameters"] == {"token": "s3cret"}
+    shared = bearer(token_of("viewer")).get(url)
+    assert shared.status_code == 200 and shared.json()["parameters"] is None
+    assert "s3cret" not in shared.content.decode()
+
