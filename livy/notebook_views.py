@@ -42,6 +42,7 @@ from livy.clients import livy_client
 from livy.models import Cell, Notebook, NotebookRun, Statement
 from livy.notebooks import ipynb, selectors, service
 from livy.notebooks.markdown import render_markdown
+from livy.remote.client import LivyClient
 from livy.remote.errors import LivyError, LivySignInRequired
 from myapp.config import current_config
 
@@ -459,16 +460,11 @@ def notebook_run(request: HttpRequest, pk: int) -> HttpResponse:
             return JsonResponse({"error": "invalid", "message": "That cell is not in this notebook (reload the page)."},
                                 status=400)
     try:
-        service.start_run(notebook, request.user, livy_client(request.session), mode=str(body.get("mode") or "all"), cell=cell,
-                          parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT)
+        return _state_after(request, notebook, body, lambda client: service.start_run(
+            notebook, request.user, client, mode=str(body.get("mode") or "all"), cell=cell,
+            parameters=body.get("parameters"), wait=current_config().LIVY_RUN_WAIT))
     except service.NotebookError as exc:
         return JsonResponse({"error": "invalid", "message": str(exc)}, status=400)
-    except LivySignInRequired:
-        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
-    except LivyError as exc:
-        return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
-                             "state": _page_state(request, notebook, _known(body))}, status=502)
-    return JsonResponse(_page_state(request, notebook, _known(body)))
 
 
 @login_required
@@ -482,15 +478,8 @@ def notebook_poll(request: HttpRequest, pk: int) -> HttpResponse:
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
-    try:
-        service.drive_notebook(notebook, request.user, livy_client(request.session),
-                               wait=current_config().LIVY_RUN_WAIT)
-    except LivySignInRequired:
-        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
-    except LivyError as exc:
-        return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
-                             "state": _page_state(request, notebook, _known(body))}, status=502)
-    return JsonResponse(_page_state(request, notebook, _known(body)))
+    return _state_after(request, notebook, body, lambda client: service.drive_notebook(
+        notebook, request.user, client, wait=current_config().LIVY_RUN_WAIT))
 
 
 @login_required
@@ -503,10 +492,20 @@ def notebook_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     notebook, refused, body = _owner_json_view(request, pk)
     if refused is not None or notebook is None:
         return refused or HttpResponse(status=404)
+    return _state_after(request, notebook, body,
+                        lambda client: service.cancel_runs(notebook, request.user, client))
+
+
+def _state_after(request: HttpRequest, notebook: Notebook, body: dict[str, Any],
+                 action: Callable[[LivyClient], object]) -> HttpResponse:
+    """Do ``action`` with the user's Livy client, then answer :func:`_page_state` (200); 502
+    ``{"error": "livy", "message", "state"}`` when Livy failed. :class:`LivySignInRequired`
+    goes on to :class:`livy.middleware.LivySignInMiddleware` (the page is sent to sign in and
+    back); other errors (e.g. :class:`livy.notebooks.service.NotebookError`) to the caller."""
     try:
-        service.cancel_runs(notebook, request.user, livy_client(request.session))
+        action(livy_client(request.session))
     except LivySignInRequired:
-        raise  # livy.middleware.LivySignInMiddleware: the page is sent to sign in and back
+        raise
     except LivyError as exc:
         return JsonResponse({"error": "livy", "message": f"Livy: {exc}",
                              "state": _page_state(request, notebook, _known(body))}, status=502)
