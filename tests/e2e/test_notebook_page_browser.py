@@ -102,6 +102,7 @@ def test_edit_autosave_reload_shortcuts_and_run_all(page, sign_in, live_server, 
     _type(page, 1, "1/0")
     _saved(page)
     assert [s for _, s in _sources(notebook)] == ["a = 20", "1/0", "# Forecast\nThe *sum*.", "print(a + 1)"]
+    expect(page.locator("#nb-meta-count")).to_have_text("4 cells")  # the header follows the saves
     page.get_by_role("button", name="Run all").click()
     expect(page.locator("#nb-run-notice")).to_have_text("Run all stopped: cell 2 failed.", timeout=30_000)
     expect(page.locator(CELLS).nth(1).locator(".nb-output")).to_contain_text("ZeroDivisionError")

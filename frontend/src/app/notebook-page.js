@@ -50,6 +50,19 @@ export function setupNotebookPage(list) {
   const data = JSON.parse($("#nb-data").textContent);
   const template = $("#nb-cell-template");
   const stateEl = $("#nb-save-state");
+  const metaCount = $("#nb-meta-count"), metaTime = $("#nb-meta-time");
+
+  /** The header's "4 cells · last edit 2026-12-02 20:41" from a saved notebook's JSON. */
+  function showMeta(saved) {
+    const n = saved.cells.length;
+    if (metaCount) metaCount.textContent = `${n} cell${n === 1 ? "" : "s"}`;
+    if (metaTime && saved.updated_at) {
+      const when = new Date(saved.updated_at), pad = (v) => String(v).padStart(2, "0");
+      metaTime.setAttribute("datetime", saved.updated_at);
+      metaTime.textContent = `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} ` +
+        `${pad(when.getHours())}:${pad(when.getMinutes())}`;
+    }
+  }
   const errorEl = $("#nb-error");
   const conflictEl = $("#nb-conflict");
   const runAllButton = $('[data-nb="run-all"]');
@@ -232,6 +245,7 @@ export function setupNotebookPage(list) {
           if (c.html != null) $("[data-rendered]", li).innerHTML = c.html;
         });
         savedEdits = Math.max(savedEdits, sentEdits);
+        showMeta(reply);
         if (edits === savedEdits) { dropDraft(); showSave("saved", "Saved"); }
         else writeDraft();
         return true;
