@@ -1,7 +1,10 @@
 """The notebook page in headless Chromium against an HTTP fake of Apache Livy (``responses`` in
 the live server's thread): editing cells, autosave and reload, keyboard shortcuts, Run all
-stopped by a failing cell, a conflict from a second tab, a save that fails and is retried, and
-a local copy restored on reload. No sleeps: Playwright's expect waits with a deadline.
+stopped by a failing cell, a conflict from a second tab, a save that fails and is retried, a
+local copy restored on reload, a sign-in that expired (the Django session, or the Microsoft token
+as livy/middleware.py answers it) with the edit kept through signing in again, a Run whose
+answer is lost, two tabs' local copies, and "Reload theirs" bringing outputs back. No sleeps:
+Playwright's expect waits with a deadline.
 Screenshots (desktop and phone) land in test-artifacts/."""
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ import re
 
 import pytest
 import responses
+from django.contrib.sessions.models import Session
+from django.test import RequestFactory
 from playwright.sync_api import expect
 
+from livy.middleware import sign_in_again
 from livy.models import Cell
 from livy.notebooks import service
 from livy.notebooks.ipynb import NotebookCell
@@ -67,6 +73,25 @@ def _saved(page):
 
 def _sources(notebook):
     return [(c.kind, c.source) for c in Cell.objects.filter(notebook=notebook).order_by("position")]
+
+
+def _draft_key(page):
+    """This tab's local copy's key (``livy-draft-<user>-notebook-<id>-tab-<tab id>``)."""
+    return page.evaluate("window.LivyNotebook.notebookPage.state().draftKey")
+
+
+def _drafts(page):
+    """Every local copy in the browser, as {key: value}."""
+    return page.evaluate("Object.fromEntries(Object.entries(localStorage).filter(([k]) => k.startsWith('livy-draft-')))")
+
+
+def _sign_in_form(page, username="erin"):
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+
+
+SIGNED_OUT = "Signed out: sign in again, your edits are kept in this browser"
 
 
 def test_edit_autosave_reload_shortcuts_and_run_all(page, sign_in, live_server, fake_livy, browser):
@@ -175,7 +200,9 @@ def test_a_failed_save_is_retried_and_the_local_copy_survives_a_reload(page, sig
     page.route(save_url, lambda route: route.abort("connectionrefused"))
     _type(page, 0, "kept = True")
     expect(page.locator("#nb-save-state")).to_have_text(re.compile(r"^Not saved: .*\(retrying\)$"), timeout=15_000)
-    draft = page.evaluate(f"localStorage.getItem('livy-draft-{user.pk}-notebook-{notebook.pk}')")
+    key = _draft_key(page)
+    assert key.startswith(f"livy-draft-{user.pk}-notebook-{notebook.pk}-tab-")
+    draft = page.evaluate(f"localStorage.getItem('{key}')")
     assert draft and "kept = True" in draft
     assert _sources(notebook) == [("pyspark", "")]
     # Reloaded while the server never got it: the local copy comes back and is saved.
@@ -185,7 +212,8 @@ def test_a_failed_save_is_retried_and_the_local_copy_survives_a_reload(page, sig
     expect(page.locator(CELLS).nth(0).locator(".cm-content")).to_have_text("kept = True")
     _saved(page)
     assert _sources(notebook) == [("pyspark", "kept = True")]
-    assert page.evaluate(f"localStorage.getItem('livy-draft-{user.pk}-notebook-{notebook.pk}')") is None
+    assert _draft_key(page) == key  # the same tab: the same copy
+    assert _drafts(page) == {}
     # And a network error followed by the network coming back: retried until saved.
     page.route(save_url, lambda route: route.abort("connectionrefused"))
     _type(page, 0, "kept = 2")
@@ -194,3 +222,142 @@ def test_a_failed_save_is_retried_and_the_local_copy_survives_a_reload(page, sig
     _saved(page)
     assert _sources(notebook) == [("pyspark", "kept = 2")]
     assert csp_violations(page) == []
+
+
+def test_an_expired_session_keeps_the_edit_through_signing_in_again(page, sign_in, live_server):
+    watch_csp(page)
+    user = sign_in(page)
+    notebook = service.create(user, title="Expiring", cells=[NotebookCell("pyspark", "x = 1")])
+    _open(page, live_server, notebook)
+    Session.objects.all().delete()  # the Django session expired: login_required answers its redirect
+    _type(page, 0, "x = 'typed after expiry'")
+    expect(page.locator("#nb-save-state")).to_have_text(SIGNED_OUT, timeout=15_000)
+    expect(page.locator("#nb-error")).to_contain_text("your edits are kept in this browser")
+    assert _sources(notebook) == [("pyspark", "x = 1")]
+    # The sign-in page (signed out, but not by the Sign out button) keeps the local copy.
+    page.get_by_role("link", name="Sign in again").click()
+    page.wait_for_url(re.compile(rf".*/accounts/login/\?next=%2Fnotebooks%2F{notebook.pk}%2F$"))
+    expect(page.locator("html")).to_have_attribute("data-notebook-ready", "true")
+    assert any("typed after expiry" in v for v in _drafts(page).values())
+    _sign_in_form(page)
+    page.wait_for_url(f"{live_server.url}/notebooks/{notebook.pk}/")
+    expect(page.locator("html")).to_have_attribute("data-notebook-ready", "true")
+    expect(page.locator(CELLS).nth(0).locator(".cm-content")).to_have_text("x = 'typed after expiry'")
+    _saved(page)
+    assert _sources(notebook) == [("pyspark", "x = 'typed after expiry'")]
+    assert _drafts(page) == {}
+    assert csp_violations(page) == []
+
+
+def test_a_sign_in_answer_to_a_poll_keeps_the_edit_and_comes_back(page, sign_in, live_server, fake_livy):
+    """The Microsoft token expired during a run: livy/middleware.py answers the page's poll
+    (a fetch with X-Livy-Fragment) with 204 and X-Livy-Redirect; the page writes its copy,
+    goes to sign in, and is back with the edit once signed in."""
+    watch_csp(page)
+    user = sign_in(page)
+    notebook = service.create(user, title="Token", cells=[NotebookCell("pyspark", "spin()"),
+                                                          NotebookCell("pyspark", "")])
+    _open(page, live_server, notebook)
+    page.locator(CELLS).nth(0).locator('[data-act="run"]').click()  # runs until told otherwise
+    expect(page.locator(CELLS).nth(0).locator(".nb-output .badge")).to_have_text("running", timeout=30_000)
+    save_url = re.compile(rf".*/notebooks/{notebook.pk}/save/$")
+    page.route(save_url, lambda route: route.abort("connectionrefused"))
+    _type(page, 1, "kept = 'over sign-in'")
+    expect(page.locator("#nb-save-state")).to_contain_text("retrying", timeout=15_000)
+    seen = []
+
+    def token_expired(route):
+        request = route.request
+        seen.append(request.headers)
+        django_request = RequestFactory().post(request.url, data=request.post_data or "", content_type="application/json",
+                                               headers={k: v for k, v in request.headers.items() if k.startswith("x-livy")})
+        answer = sign_in_again(django_request)
+        route.fulfill(status=answer.status_code, headers={k: v for k, v in answer.items()})
+
+    page.route(re.compile(rf".*/notebooks/{notebook.pk}/poll/$"), token_expired)
+    page.wait_for_url(re.compile(rf".*/accounts/login/\?next=%2Fnotebooks%2F{notebook.pk}%2F$"), timeout=15_000)
+    assert seen[0]["x-livy-fragment"] == "1" and seen[0]["x-livy-page"].endswith(f"/notebooks/{notebook.pk}/")
+    page.unroute_all()
+    assert _sources(notebook)[1] == ("pyspark", "")
+    _sign_in_form(page)
+    page.wait_for_url(f"{live_server.url}/notebooks/{notebook.pk}/")
+    expect(page.locator(CELLS).nth(1).locator(".cm-content")).to_have_text("kept = 'over sign-in'")
+    _saved(page)
+    assert _sources(notebook)[1] == ("pyspark", "kept = 'over sign-in'")
+    assert csp_violations(page) == []
+
+
+def test_a_run_whose_answer_is_lost_shows_the_outputs_of_the_run_that_started(page, sign_in, live_server, fake_livy):
+    watch_csp(page)
+    user = sign_in(page)
+    notebook = service.create(user, title="Lost answer", cells=[NotebookCell("pyspark", "a = 20"),
+                                                                NotebookCell("pyspark", "print(a + 1)")])
+    _open(page, live_server, notebook)
+    lost = []
+
+    def lose_the_answer(route):
+        route.fetch(timeout=30_000)  # the server gets the Run and starts it ...
+        lost.append(route.request.url)
+        route.abort("connectionreset")  # ... and the answer never reaches the page
+
+    page.route(re.compile(rf".*/notebooks/{notebook.pk}/run/$"), lose_the_answer)
+    page.get_by_role("button", name="Run all").click()
+    expect(page.locator("#nb-error")).to_contain_text("the run may have started", timeout=15_000)
+    expect(page.locator(CELLS).nth(1).locator(".nb-output")).to_contain_text("21", timeout=30_000)
+    expect(page.locator(CELLS).nth(0).locator(".nb-output .badge")).to_have_text("available")
+    assert len(lost) == 1
+    assert [s["code"] for s in fake_livy.statements] == ["a = 20", "print(a + 1)"]
+    assert csp_violations(page) == []
+
+
+def test_one_tabs_save_never_deletes_another_tabs_unsaved_copy(page, sign_in, live_server):
+    watch_csp(page)
+    user = sign_in(page)
+    notebook = service.create(user, title="Two tabs", cells=[NotebookCell("pyspark", "x = 1"),
+                                                             NotebookCell("pyspark", "y = 1")])
+    _open(page, live_server, notebook)
+    other = page.context.new_page()
+    _open(other, live_server, notebook)
+    assert _draft_key(page) != _draft_key(other)
+    other.route(re.compile(rf".*/notebooks/{notebook.pk}/save/$"), lambda route: route.abort("connectionrefused"))
+    _type(other, 1, "y = 'from tab B'")
+    expect(other.locator("#nb-save-state")).to_contain_text("retrying", timeout=15_000)
+    _type(page, 0, "x = 'from tab A'")
+    _saved(page)
+    assert _sources(notebook) == [("pyspark", "x = 'from tab A'"), ("pyspark", "y = 1")]
+    drafts = _drafts(page)
+    assert list(drafts) == [_draft_key(other)] and "from tab B" in drafts[_draft_key(other)]
+    # Tab B goes away before its save got through: the notebook opened in a new tab brings B's
+    # text back, and shows what tab A saved meanwhile.
+    other.on("dialog", lambda dialog: dialog.accept())
+    other.close(run_before_unload=True)
+    third = page.context.new_page()
+    _open(third, live_server, notebook)
+    conflict = third.locator("#nb-conflict")
+    expect(conflict).to_be_visible(timeout=15_000)
+    expect(conflict.locator('[data-conflict="yours"]')).to_contain_text("from tab B")
+    expect(conflict.locator('[data-conflict="theirs"]')).to_contain_text("from tab A")
+    assert csp_violations(page) == [] and csp_violations(third) == []
+
+
+def test_reload_theirs_brings_the_outputs_back(page, sign_in, live_server, fake_livy):
+    watch_csp(page)
+    user = sign_in(page)
+    notebook = service.create(user, title="Theirs", cells=[NotebookCell("pyspark", "print(a + 1)")])
+    _open(page, live_server, notebook)
+    other = page.context.new_page()
+    _open(other, live_server, notebook)
+    page.locator(CELLS).nth(0).locator('[data-act="run"]').click()
+    expect(page.locator(CELLS).nth(0).locator(".nb-output")).to_contain_text("21", timeout=30_000)
+    page.locator(CELLS).nth(0).locator('[data-act="add-below"]').click()
+    _type(page, 1, "b = 1")
+    _saved(page)
+    _type(other, 0, "print('mine')")
+    expect(other.locator("#nb-conflict")).to_be_visible(timeout=15_000)
+    other.get_by_role("button", name="Reload theirs").click()
+    expect(other.locator(CELLS)).to_have_count(2)
+    expect(other.locator(CELLS).nth(0).locator(".cm-content")).to_have_text("print(a + 1)")
+    expect(other.locator(CELLS).nth(0).locator(".nb-output")).to_contain_text("21", timeout=15_000)
+    expect(other.locator(CELLS).nth(0).locator(".nb-output .badge")).to_have_text("available")
+    _saved(other)
+    assert csp_violations(page) == [] and csp_violations(other) == []

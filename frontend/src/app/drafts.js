@@ -1,11 +1,37 @@
 // Drafts: the code (and its kind) in an editor, kept in localStorage under a key that names the
 // user ("livy-draft-<user pk>", templates/livy/notebook.html data-draft-key), so it survives a
-// reload and a sign-in round trip. Every draft is removed at sign-out and on any signed-out page,
-// so the next person at the browser never sees it.
+// reload and a sign-in round trip (an expired session or Microsoft token: the user signs in again
+// and finds the text). Every draft is removed at an explicit sign-out (the Sign out button), and
+// after one on any signed-out page (a draft written meanwhile by a tab still open elsewhere), so
+// the next person at the browser never sees it; a session that merely expired keeps them.
 import { localStore } from "./dom.js";
 
 /** Prefix of every draft key; clearDrafts() removes all keys that start with it. */
 export const DRAFT_PREFIX = "livy-draft-";
+
+/** localStorage key set at an explicit sign-out and removed by the next signed-in page. */
+export const SIGNED_OUT_KEY = "livy-signed-out";
+
+/** The Sign out button was pressed: remove every draft and remember it until the next sign-in. */
+export function signOut() {
+  clearDrafts();
+  try { localStore()?.setItem(SIGNED_OUT_KEY, String(Date.now())); } catch { /* storage off */ }
+}
+
+/**
+ * On every page load: on a signed-out page, removes the drafts only when the user signed out
+ * explicitly (not when the session expired: the sign-in page must keep them for the way back);
+ * on a signed-in page, forgets that sign-out.
+ * @param {boolean} signedIn
+ */
+export function settleDrafts(signedIn) {
+  const store = localStore();
+  if (!store) return;
+  try {
+    if (signedIn) store.removeItem(SIGNED_OUT_KEY);
+    else if (store.getItem(SIGNED_OUT_KEY)) clearDrafts();
+  } catch { /* storage off */ }
+}
 
 /** Removes every draft of every user from this browser. */
 export function clearDrafts() {

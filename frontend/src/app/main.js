@@ -2,7 +2,8 @@
 // in the browser. Loaded on every page (defer), after the vendored CodeMirror bundle on pages
 // that have an editor. No inline script anywhere, no eval: runs under "script-src 'self'".
 //
-//   drafts.js     drafts in localStorage per user, removed at sign-out and on signed-out pages
+//   drafts.js     drafts in localStorage per user, removed at an explicit sign-out (and on the
+//                 signed-out pages after it), kept when the session merely expired
 //   live.js       the live part of a page: deltas from polls (poll.js) and form posts
 //   cell.js       a cell: editor (code-editor.js, keyboard.js) + Run + output area; mount() API
 //   outputs.js    long outputs folded, tables' charts (charts.js)
@@ -18,7 +19,7 @@
 //   notebookPage        the notebook page's handle (notebook-page.js), or null
 // and <html data-notebook-ready="true"> once set up.
 import { $, $all } from "./dom.js";
-import { clearDrafts } from "./drafts.js";
+import { clearDrafts, settleDrafts, signOut } from "./drafts.js";
 import { LivePage } from "./live.js";
 import { mount } from "./cell.js";
 import { notice } from "./notices.js";
@@ -29,7 +30,7 @@ function setup() {
   const api = { poller: null, page: null, cells: [], editor: null, mount: null, clearDrafts, readyAt: null,
                 notebookPage: null };
   window.LivyNotebook = api;
-  if (document.body.getAttribute("data-signed-in") === "false") clearDrafts();
+  settleDrafts(document.body.getAttribute("data-signed-in") !== "false");
 
   const root = $("#live");
   const page = root ? new LivePage(root) : null;
@@ -56,7 +57,7 @@ function setup() {
   document.addEventListener("submit", (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
-    if (form.id === "sign-out-form") { clearDrafts(); return; }
+    if (form.id === "sign-out-form") { signOut(); return; }
     if (event.defaultPrevented || !page || !form.hasAttribute("data-delta")) return; // a cell's Run, or a plain post
     event.preventDefault();
     const question = form.getAttribute("data-confirm");

@@ -7,13 +7,28 @@
  * end), add above/below, move up/down, delete, the parameters mark; Run all, Run from here,
  * Cancel all; markdown rendered by the server (edit on double-click or Edit).
  *
- * Saving: every change is kept in localStorage at once (key data.draft_key, under the drafts
- * prefix so sign-out removes it) and saved ~1 s after the last keystroke through the versioned
- * save (POST urls.save {version, cells}); the state reads "Saved", "Saving…" or "Not saved:
- * <reason> (retrying)" (network errors and 5xx are retried with backoff: 1, 2, 4 … 30 s). A 409
- * (another tab saved first) shows theirs vs yours: "Reload theirs" or "Keep mine" (save over
- * theirs). The local copy is dropped only once the server has everything typed; on reload a
- * local copy the server does not have is restored and saved.
+ * Saving: every change is kept in localStorage at once and saved ~1 s after the last keystroke
+ * through the versioned save (POST urls.save {version, cells}); the state reads "Saved",
+ * "Saving…" or "Not saved: <reason> (retrying)" (network errors and 5xx are retried with
+ * backoff: 1, 2, 4 … 30 s). A 409 (another tab saved first) shows theirs vs yours: "Reload
+ * theirs" or "Keep mine" (save over theirs); a 409 whose notebook is exactly what was sent counts
+ * as saved.
+ *
+ * Local copies (drafts), one per tab: key `<data.draft_key>-tab-<tab id>` (the tab id lives in
+ * sessionStorage, so it survives a reload and a sign-in round trip; the key is under the drafts
+ * prefix, so an explicit sign-out removes it: drafts.js). A tab drops only its own copy, once the
+ * server has everything it typed, so one tab's save never deletes another tab's unsaved text. On
+ * load the tab's own copy is restored and saved when the server does not have it; without one,
+ * the newest copy a closed tab left (marked at pagehide, or not refreshed for DRAFT_STALE ms: a
+ * crash) is taken over (a 409 then shows what changed meanwhile).
+ *
+ * Signed out: every request carries the app's `X-Livy-Fragment`/`X-Livy-Page` headers, so an
+ * expired Microsoft token (LivySignInRequired, livy/middleware.py) answers 204 with
+ * `X-Livy-Redirect: <sign-in URL>`: the page writes its local copy and follows it (back here after
+ * signing in, where the copy is restored). An expired Django session answers login_required's
+ * redirect, which fetch follows to the HTML sign-in page: an answer that was redirected or is not
+ * JSON reads "Signed out: sign in again, your edits are kept in this browser", with a sign-in
+ * link that comes back here; nothing is dropped.
  *
  * Runs: POST urls.run {mode: "all" | "from" | "cell", cell, known} after the save; while a run
  * goes on the page polls (POST urls.poll {known}), which also sends the run's next cells. The
@@ -28,22 +43,61 @@ import { attachEditor } from "./code-editor.js";
 import { bindRunKeys } from "./keyboard.js";
 import { enhanceOutputs } from "./outputs.js";
 import { startTicking } from "./clock.js";
+import { FRAGMENT_HEADER, PAGE_HEADER, REDIRECT_HEADER } from "./fragment.js";
 
 /** Milliseconds after the last change before it is saved. */
 export const SAVE_DELAY = 1000;
 const RETRY_MAX = 30000;
 const POLL_DELAY = 400;
+/** Milliseconds after which an unsaved copy of another tab counts as left behind (its tab
+ * refreshes it every DRAFT_REFRESH ms while it is open). */
+export const DRAFT_STALE = 10 * 60 * 1000;
+const DRAFT_REFRESH = 60 * 1000;
+const TAB_KEY = "livy-notebook-tab";
+/** What the page says when the server answered with the sign-in page (the session expired). */
+export const SIGNED_OUT = "Signed out: sign in again, your edits are kept in this browser";
+const RUN_UNSURE = "The server cannot be reached: the run may have started (its outputs show here once the "
+  + "server answers). Your cells are kept.";
 
+/**
+ * POSTs `body` as JSON with the app's headers (CSRF, X-Livy-Fragment, X-Livy-Page).
+ * @returns {Promise<{status: number, data: object|null, redirect?: string, signedOut?: string}>}
+ *   `redirect`: the sign-in URL of X-Livy-Redirect (the Microsoft token expired); `signedOut`:
+ *   the answer was redirected or is not JSON (the session expired; the value is the sign-in
+ *   page's URL, "" when unknown). Throws the fetch's own errors (network).
+ */
 async function postJSON(url, body) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json",
+               [FRAGMENT_HEADER]: "1", [PAGE_HEADER]: window.location.href },
     body: JSON.stringify(body),
   });
+  const status = response.status;
+  const redirect = response.headers.get(REDIRECT_HEADER);
+  if (redirect) return { status, data: null, redirect };
+  const json = (response.headers.get("Content-Type") || "").includes("json");
+  // login_required's 302, followed by fetch to the sign-in page; or a sign-in page served in place
+  // (an SSO proxy), or Django's HTML 403 when the CSRF cookie went with the session.
+  if (response.redirected || (!json && (response.ok || status === 401 || status === 403))) {
+    return { status, data: null, signedOut: response.redirected ? response.url : "" };
+  }
   let data = null;
   try { data = await response.json(); } catch { /* not JSON (a proxy's error page) */ }
-  return { status: response.status, data };
+  return { status, data };
+}
+
+/** This tab's id (sessionStorage: kept across reloads of the tab), or a new one per page load. */
+function tabId() {
+  const fresh = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    const session = window.sessionStorage;
+    const id = session.getItem(TAB_KEY);
+    if (id) return id;
+    session.setItem(TAB_KEY, fresh);
+  } catch { /* sessionStorage off: one id per page load */ }
+  return fresh;
 }
 
 export function setupNotebookPage(list) {
@@ -78,6 +132,10 @@ export function setupNotebookPage(list) {
   let polling = null;
   let pollFailures = 0;
   let runState = data.state;
+  let signedOut = null; // the sign-in URL while the server says this browser is signed out
+  let leaving = false; // on the way to sign in: no "leave the page?" question
+  let runUnsure = false; // the last Run got no answer: it may have started
+  const draftKey = `${data.draft_key}-tab-${tabId()}`;
 
   // ---------------------------------------------------------------------------- status
   function showSave(state, text) {
@@ -87,6 +145,53 @@ export function setupNotebookPage(list) {
   function showError(message) {
     errorEl.hidden = !message;
     errorEl.textContent = message || "";
+  }
+
+  /** The server answered with its sign-in page: say so, keep the local copy, stop polling. */
+  function showSignedOut(url) {
+    if (edits !== savedEdits) writeDraft();
+    let target = window.location.href;
+    if (url) {
+      // The sign-in page fetch landed on, with `next` back to this page (not to the JSON URL).
+      try {
+        const signIn = new URL(url, window.location.href);
+        signIn.searchParams.set("next", window.location.pathname + window.location.search);
+        target = signIn.href;
+      } catch { /* keep this page: it sends the browser to sign in */ }
+    }
+    signedOut = target;
+    clearTimeout(saveTimer);
+    clearTimeout(polling);
+    polling = null;
+    showSave("error", SIGNED_OUT);
+    errorEl.hidden = false;
+    errorEl.textContent = "Signed out: your edits are kept in this browser and saved once you are back. ";
+    const link = document.createElement("a");
+    link.href = target;
+    link.textContent = "Sign in again";
+    link.setAttribute("data-nb", "sign-in");
+    link.addEventListener("click", () => { leaving = true; if (edits !== savedEdits) writeDraft(); });
+    errorEl.append(link);
+  }
+
+  /** The server sent the browser to sign in (X-Livy-Redirect): keep the local copy, go. */
+  function followSignIn(url) {
+    if (edits !== savedEdits) writeDraft();
+    leaving = true;
+    clearTimeout(saveTimer);
+    clearTimeout(polling);
+    polling = null;
+    showSave("error", "Signing in again… (your edits are kept in this browser)");
+    window.location.assign(url);
+  }
+
+  /** postJSON, with the sign-in answers handled: `away` is true when the caller should stop. */
+  async function post(url, body) {
+    const answer = await postJSON(url, body);
+    if (answer.redirect) { followSignIn(answer.redirect); return { ...answer, away: true }; }
+    if (answer.signedOut != null) { showSignedOut(answer.signedOut); return { ...answer, away: true }; }
+    if (signedOut) { signedOut = null; showError(""); } // signed in again (another tab)
+    return { ...answer, away: false };
   }
 
   // ----------------------------------------------------------------------------- cells
@@ -188,19 +293,41 @@ export function setupNotebookPage(list) {
   }
 
   // ---------------------------------------------------------------------------- drafts
-  function writeDraft() {
+  /** Writes this tab's copy ({base, cells, at, closed}); `closed`: the tab is going away. */
+  function writeDraft(closed = false) {
     if (!store) return;
-    try { store.setItem(data.draft_key, JSON.stringify({ base: version, cells: snapshot(), at: Date.now() })); }
+    try { store.setItem(draftKey, JSON.stringify({ base: version, cells: snapshot(), at: Date.now(), closed })); }
     catch { /* storage full or off: the server save still runs */ }
   }
+  /** Drops this tab's copy only: another tab's unsaved copy stays. */
   function dropDraft() {
-    try { store?.removeItem(data.draft_key); } catch { /* ignore */ }
+    try { store?.removeItem(draftKey); } catch { /* ignore */ }
   }
-  function readDraft() {
+  function readDraft(key) {
     try {
-      const value = JSON.parse(store?.getItem(data.draft_key) || "null");
+      const value = JSON.parse(store?.getItem(key) || "null");
       return value && Array.isArray(value.cells) ? value : null;
     } catch { return null; }
+  }
+  /** This tab's copy, else the newest copy a closed (or crashed) tab left: {key, draft} or null.
+   * The shared key of older versions of this page (data.draft_key itself) counts as left. */
+  function findDraft() {
+    const own = readDraft(draftKey);
+    if (own) return { key: draftKey, draft: own };
+    if (!store) return null;
+    let best = null;
+    const prefix = `${data.draft_key}-tab-`;
+    const now = Date.now();
+    try {
+      for (let i = 0; i < store.length; i++) {
+        const key = store.key(i);
+        if (key !== data.draft_key && !key?.startsWith(prefix)) continue;
+        const draft = readDraft(key);
+        const left = draft && (key === data.draft_key || draft.closed || !(now - draft.at < DRAFT_STALE));
+        if (left && (!best || draft.at > best.draft.at)) best = { key, draft };
+      }
+    } catch { return null; }
+    return best;
   }
 
   // ---------------------------------------------------------------------------- saving
@@ -232,13 +359,17 @@ export function setupNotebookPage(list) {
     showSave("saving", "Saving…");
     const mine = (async () => {
       let answer;
-      try { answer = await postJSON(data.urls.save, body); }
+      try { answer = await post(data.urls.save, body); }
       catch { retryLater("the server cannot be reached"); return false; }
+      if (answer.away) return false;
       const { status, data: reply } = answer;
-      if (status === 200 && reply) {
-        version = reply.version;
+      // A 409 whose notebook is what was sent (another tab took over this tab's copy and saved it).
+      const same409 = status === 409 && reply?.notebook && sameCells(reply.notebook.cells, body.cells);
+      if ((status === 200 && reply) || same409) {
+        const saved = same409 ? reply.notebook : reply;
+        version = saved.version;
         retryDelay = 1000;
-        reply.cells.forEach((c, i) => {
+        saved.cells.forEach((c, i) => {
           const li = sentCells[i];
           if (!li) return;
           li.setAttribute("data-cell-id", String(c.id));
@@ -265,6 +396,12 @@ export function setupNotebookPage(list) {
     }
   }
 
+  /** Whether two cell lists have the same kinds, sources and parameters mark, in order. */
+  function sameCells(a, b) {
+    const plain = (list) => JSON.stringify((list || []).map((c) => [c.kind, c.source, !!c.is_parameters]));
+    return plain(a) === plain(b);
+  }
+
   function cellsText(given) {
     return given.map((c, i) => `[${i + 1}] ${c.kind}${c.is_parameters ? " (parameters)" : ""}\n${c.source}`).join("\n\n");
   }
@@ -288,6 +425,7 @@ export function setupNotebookPage(list) {
     dropDraft();
     showSave("saved", "Saved");
     applyCells(theirs.cells.map((c) => ({ id: c.id })), true);
+    schedulePoll(0); // the rebuilt cells' outputs come back with the poll's answer
   }
 
   function keepMine() {
@@ -368,14 +506,15 @@ export function setupNotebookPage(list) {
   }
 
   function schedulePoll(delay = POLL_DELAY) {
-    if (polling) return;
+    if (polling || signedOut || leaving) return;
     polling = setTimeout(async () => {
       let answer = null;
-      try { answer = await postJSON(data.urls.poll, { known: known() }); } catch { answer = null; }
+      try { answer = await post(data.urls.poll, { known: known() }); } catch { answer = null; }
       polling = null;
+      if (answer?.away) return;
       if (answer && answer.status === 200) {
         pollFailures = 0;
-        showError("");
+        showError(runUnsure ? RUN_UNSURE : "");
         applyState(answer.data);
         return;
       }
@@ -388,7 +527,9 @@ export function setupNotebookPage(list) {
 
   async function startRun(mode, li, button) {
     showError("");
+    runUnsure = false;
     if (!(await saveNow())) {
+      if (signedOut || leaving) return null; // showSignedOut said why
       showError(conflict ? "Choose which version to keep before running." : "Not run: the notebook is not saved yet (it is retried).");
       return null;
     }
@@ -404,7 +545,8 @@ export function setupNotebookPage(list) {
       }
     }
     try {
-      const answer = await postJSON(data.urls.run, { mode, cell: cellId, known: known() });
+      const answer = await post(data.urls.run, { mode, cell: cellId, known: known() });
+      if (answer.away) return null;
       if (answer.status === 200) applyState(answer.data);
       else {
         if (answer.data?.state) applyState(answer.data.state);
@@ -412,7 +554,10 @@ export function setupNotebookPage(list) {
       }
       return answer;
     } catch {
-      showError("The server cannot be reached: nothing was run. Your cells are kept.");
+      // The request may have reached the server (the answer is what was lost): ask what runs.
+      runUnsure = true;
+      showError(RUN_UNSURE);
+      schedulePoll();
       return null;
     } finally {
       if (button) { button.disabled = false; button.removeAttribute("aria-busy"); }
@@ -494,7 +639,8 @@ export function setupNotebookPage(list) {
   cancelButton.addEventListener("click", async () => {
     cancelButton.disabled = true;
     try {
-      const answer = await postJSON(data.urls.cancel, { known: known() });
+      const answer = await post(data.urls.cancel, { known: known() });
+      if (answer.away) return;
       applyState(answer.status === 200 ? answer.data : answer.data?.state);
       if (answer.status !== 200) showError(answer.data?.message || "Cancel failed.");
     } catch { showError("The server cannot be reached: nothing was cancelled."); cancelButton.disabled = false; }
@@ -503,29 +649,42 @@ export function setupNotebookPage(list) {
   $('[data-nb="take-theirs"]').addEventListener("click", takeTheirs);
   $('[data-nb="keep-mine"]').addEventListener("click", keepMine);
   window.addEventListener("beforeunload", (event) => {
-    if (edits !== savedEdits) { writeDraft(); event.preventDefault(); }
+    if (edits === savedEdits) return;
+    writeDraft();
+    if (!leaving && !signedOut) event.preventDefault();
   });
+  // Leaving for good (or for the back/forward cache): the copy is marked as left, so another tab
+  // takes it over; back from the cache, it is this tab's again.
+  window.addEventListener("pagehide", () => { if (edits !== savedEdits) writeDraft(true); });
+  window.addEventListener("pageshow", (event) => { if (event.persisted && edits !== savedEdits) writeDraft(); });
+  // An open tab's unsaved copy is refreshed now and then, so it never looks left behind.
+  setInterval(() => { if (edits !== savedEdits) writeDraft(); }, DRAFT_REFRESH);
 
   // ------------------------------------------------------------------------------ start
   for (const li of cells()) attach(li);
   renumber();
-  const draft = readDraft();
+  const found = findDraft();
   const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-  if (draft && !same(draft.cells, snapshot())) {
-    // Typed here before and not saved: restore it, and save it (a 409 shows what changed meanwhile).
+  if (found && !same(found.draft.cells, snapshot())) {
+    // Typed here (or in a tab since closed) and not saved: restore it, and save it (a 409 shows
+    // what changed meanwhile). A copy taken over from another tab becomes this tab's.
+    const { key, draft } = found;
     rebuild(draft.cells);
     version = draft.base;
     edits += 1;
+    writeDraft();
+    if (key !== draftKey) { try { store.removeItem(key); } catch { /* ignore */ } }
     showSave("saving", "Restored your unsaved changes: saving…");
     saveNow();
-  } else if (draft) dropDraft();
+  } else if (found) { try { store.removeItem(found.key); } catch { /* ignore */ } }
   applyState(runState);
   for (const li of cells()) enhanceOutputs($("[data-output]", li));
   startTicking();
 
   return {
     saveNow,
-    state: () => ({ version, edits, savedEdits, conflict: !!conflict, save: stateEl.textContent }),
+    state: () => ({ version, edits, savedEdits, conflict: !!conflict, save: stateEl.textContent, draftKey,
+                    signedOut }),
     cells: snapshot,
   };
 }
